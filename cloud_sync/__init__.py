@@ -1,0 +1,1 @@
+"""Cloud side of the edge runtime: protocol, coordinator, FL, OTA, dashboard."""

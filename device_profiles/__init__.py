@@ -1,0 +1,1 @@
+"""Profiles of real boards and detection of the board we run on."""

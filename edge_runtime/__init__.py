@@ -1,0 +1,1 @@
+"""Edge runtime: the on-device agent and its ML workloads."""

@@ -1,0 +1,1 @@
+"""RDF vocabulary, SHACL shapes, graph store and SPARQL fleet queries."""
