@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian/Ubuntu machine; safe to run again.
+#  - Debian packages (mosquitto broker, libusb for open3d, espeak-ng/sox for speech data,
+#    chromium for the dashboard test) when run as root; otherwise prints the apt-get line.
+#  - a virtual environment in .venv (Debian and Pi OS Bookworm refuse system-wide pip)
+#    with the project and its extras; reinstalled only when pyproject.toml changes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${EDGE_RUNTIME_VENV:-$ROOT/.venv}"
+EXTRAS="${EDGE_RUNTIME_EXTRAS:-all}"
+APT_PACKAGES="python3-venv python3-dev mosquitto mosquitto-clients libusb-1.0-0 libgomp1 espeak-ng sox chromium"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+missing=""
+if command -v dpkg >/dev/null 2>&1; then
+  for pkg in $APT_PACKAGES; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+  done
+fi
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages:$missing"
+    apt-get update -q >/dev/null || say "apt-get update failed; trying the install anyway"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+  else
+    say "missing Debian packages:$missing"
+    say "install them with: sudo apt-get install$missing   (tests needing them will skip or fail)"
+  fi
+fi
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  say "Python >= 3.11 is needed; found $("$PYTHON" --version 2>&1)"; exit 1
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.edge-runtime-installed"
+want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) $EXTRAS"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing the project with extras [$EXTRAS] (first time: a few minutes)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]"
+  echo "$want" > "$stamp"
+fi
