@@ -1,0 +1,80 @@
+"""Every parameter of the per-sensor pipeline in one place, so the deployed pipeline reads like
+the method section: ground → background → ground-plane clustering → person filter → tracking.
+
+The defaults are AB3DMOT's pedestrian setting for the tracker (1 m gate, born after 3 hits,
+dies after 2 misses) and adult-person bounds for the filter.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class GroundConfig:
+    distance_m: float = 0.15         # a point this close to the plane is ground
+    iterations: int = 200            # RANSAC hypotheses, drawn all at once
+    max_tilt_deg: float = 20.0       # the floor is roughly level in the sensor frame
+    sample_points: int = 4000        # inliers are counted on this many points
+    seed: int = 0                    # fixed: the same frame always gives the same plane
+
+
+@dataclass
+class ClusterConfig:
+    cell_m: float = 0.2              # ground-plane grid; 8-connected occupied cells form a cluster
+    min_height_m: float = 0.1        # points below this (above ground) are left out of clustering
+    max_height_m: float = 2.6        # ceilings, signs and canopies above this are left out
+
+
+@dataclass
+class PersonConfig:
+    min_points: int = 12
+    min_height_m: float = 1.0
+    max_height_m: float = 2.2
+    max_extent_m: float = 1.3        # longest footprint side
+    min_extent_m: float = 0.15
+    max_bottom_m: float = 0.7        # a person's lowest point is near the ground (legs)
+
+
+@dataclass
+class BackgroundConfig:
+    voxel_m: float = 0.2
+    learn_frames: int = 20           # frames learned before detection starts
+    occupied_fraction: float = 0.25  # a voxel seen this often is background (people move on)
+    update_rate: float = 0.01        # slow update afterwards (exponential average)
+    max_range_m: float = 40.0
+
+
+@dataclass
+class TrackerConfig:
+    gate_m: float = 1.0
+    min_hits: int = 3
+    max_misses: int = 2
+    process_noise: float = 1.0       # acceleration spectral density (m/s²)²·s
+    measurement_noise_m: float = 0.1
+
+
+@dataclass
+class PipelineConfig:
+    ground: GroundConfig = field(default_factory=GroundConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    person: PersonConfig = field(default_factory=PersonConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "PipelineConfig":
+        """Build from a (partial) nested dict, rejecting unknown keys with their path."""
+        config = cls()
+        for section, values in (data or {}).items():
+            if not hasattr(config, section):
+                raise ValueError(f"unknown LiDAR config section {section!r}; "
+                                 f"known: {', '.join(f.name for f in fields(cls))}")
+            part = getattr(config, section)
+            for key, value in values.items():
+                if not hasattr(part, key):
+                    raise ValueError(f"unknown LiDAR config key {section}.{key}")
+                setattr(part, key, type(getattr(part, key))(value))
+        return config

@@ -1,0 +1,69 @@
+"""Ground removal: a seeded, vectorised RANSAC plane fit.
+
+All hypotheses are drawn at once and scored on a fixed subsample, so one fit costs a few
+matrix products instead of a Python loop; a fixed seed makes it deterministic (open3d's
+``segment_plane`` is deterministic only after ``o3d.utility.random.seed``). A static sensor
+fits its plane once and reuses it for every frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_runtime.lidar.config import GroundConfig
+
+
+@dataclass(frozen=True)
+class GroundPlane:
+    """``normal · p + offset`` is the height of ``p`` above the ground (normal points up)."""
+
+    normal: np.ndarray
+    offset: float
+
+    def height(self, points: np.ndarray) -> np.ndarray:
+        return points[:, :3] @ self.normal + self.offset
+
+    def ground_z(self, xy: np.ndarray) -> np.ndarray:
+        """The z of the ground below each ``(x, y)``."""
+        n = self.normal
+        return -(xy[:, 0] * n[0] + xy[:, 1] * n[1] + self.offset) / n[2]
+
+    def to_dict(self) -> dict:
+        return {"normal": self.normal.tolist(), "offset": float(self.offset)}
+
+
+def fit_ground_plane(points: np.ndarray, config: GroundConfig = GroundConfig()) -> GroundPlane:
+    """Fit the dominant near-horizontal plane among the lower points of ``points``."""
+    if len(points) < 3:
+        raise ValueError(f"ground fit needs at least 3 points, got {len(points)}")
+    rng = np.random.default_rng(config.seed)
+    xyz = points[:, :3].astype(np.float64)
+    # The floor lies in the lower part of the cloud: seed hypotheses there, score on everything.
+    low = xyz[xyz[:, 2] <= np.quantile(xyz[:, 2], 0.5)]
+    sample = xyz[rng.choice(len(xyz), min(config.sample_points, len(xyz)), replace=False)]
+    triplets = low[rng.integers(0, len(low), size=(config.iterations, 3))]
+    normals = np.cross(triplets[:, 1] - triplets[:, 0], triplets[:, 2] - triplets[:, 0])
+    norms = np.linalg.norm(normals, axis=1)
+    valid = norms > 1e-9
+    normals[valid] /= norms[valid, None]
+    normals *= np.sign(normals[:, 2:3] + 1e-12)
+    valid &= normals[:, 2] >= np.cos(np.radians(config.max_tilt_deg))
+    if not valid.any():
+        raise ValueError("no near-horizontal plane found; is the cloud in a z-up sensor frame?")
+    normals, triplets = normals[valid], triplets[valid]
+    offsets = -np.einsum("ij,ij->i", normals, triplets[:, 0])
+    inliers = np.abs(sample @ normals.T + offsets) < config.distance_m      # (S, H)
+    best = int(np.argmax(inliers.sum(axis=0)))
+    return _refine(xyz, GroundPlane(normals[best], float(offsets[best])), config.distance_m)
+
+
+def _refine(xyz: np.ndarray, plane: GroundPlane, distance_m: float) -> GroundPlane:
+    """Least-squares refit on the inliers of the best hypothesis (SVD of centred inliers)."""
+    inliers = xyz[np.abs(plane.height(xyz)) < distance_m]
+    if len(inliers) < 3:
+        return plane
+    centre = inliers.mean(axis=0)
+    normal = np.linalg.svd(inliers - centre, full_matrices=False)[2][-1]
+    normal = normal if normal[2] > 0 else -normal
+    return GroundPlane(normal, float(-normal @ centre))
