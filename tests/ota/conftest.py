@@ -89,3 +89,82 @@ def mqtt_clients():
             client.close()
         except Exception:
             pass
+
+
+# -- models and a serving task for the OTA tests ------------------------------------------
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from edge_runtime.agent.task import Task, TaskContext
+
+
+def make_onnx(path: Path, seed: int, hidden: int = 16, fixed_batch: bool = False, nan: bool = False) -> Path:
+    """y = relu(x @ W1) @ W2 over x[N, 4]; ``hidden`` sets the file size, ``nan`` makes every
+    output NaN (a broken export), ``fixed_batch`` accepts only batch 1 (a shape regression)."""
+    rng = np.random.default_rng(seed)
+    w1 = numpy_helper.from_array(rng.normal(size=(4, hidden)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.normal(size=(hidden, 2)).astype(np.float32), "w2")
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["y0" if nan else "y"])]
+    inits = [w1, w2]
+    if nan:   # sqrt(-(y0² + 1)) is NaN for every input
+        inits.append(numpy_helper.from_array(np.array(1.0, np.float32), "one"))
+        nodes += [helper.make_node("Mul", ["y0", "y0"], ["sq"]), helper.make_node("Add", ["sq", "one"], ["p"]),
+                  helper.make_node("Neg", ["p"], ["n"]), helper.make_node("Sqrt", ["n"], ["y"])]
+    batch = 1 if fixed_batch else "N"
+    graph = helper.make_graph(nodes, "ota_test",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def reference_output(path: Path, x: np.ndarray) -> np.ndarray:
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    return np.maximum(x @ weights["w1"], 0) @ weights["w2"]
+
+
+class ServingTask(Task):
+    """A task that serves one ONNX model on requests and can swap it (the ModelTask contract)."""
+
+    kind = "model"
+
+    def __init__(self, name, params, context):
+        super().__init__(name, params, context)
+        self.model_path = None
+        self.swap_model(params["model"])
+
+    def swap_model(self, path) -> None:
+        from edge_runtime.models.load import load_model
+        runner = load_model(path)
+        self.runner, self.model_path = runner, str(path)
+
+    def handle(self, request):
+        try:
+            return {"output": self.runner.run(np.asarray(request["input"], np.float32))[0].tolist()}
+        except Exception as exc:
+            return {"error": str(exc)}
+
+    def status(self):
+        return {"model_path": self.model_path}
+
+
+@pytest.fixture
+def serving_task(tmp_path):
+    """A task serving model 'v1' (seed 1) from tmp_path/initial.onnx."""
+    initial = make_onnx(tmp_path / "initial.onnx", seed=1)
+    context = TaskContext(device_id="dev-a", profile=None, state_dir=tmp_path / "state" / "tasks" / "kws")
+    return ServingTask("kws", {"model": str(initial)}, context)
+
+
+@pytest.fixture
+def onnx_models():
+    """The model helpers above, as a fixture (test modules cannot import conftest)."""
+    class Models:
+        make = staticmethod(make_onnx)
+        reference = staticmethod(reference_output)
+    return Models
