@@ -1,0 +1,163 @@
+"""The live fleet graph: coordinator events in, a current graph out.
+
+`FleetGraph(store).attach(coordinator)` registers `on_event` as a coordinator listener. Events
+(`.kind`, `.device_id`, `.body`, `.ts`) update the graph in place: a TD registers or replaces a
+device (SHACL-checked), state/health overwrite the device's live figures, deploy events keep
+deployments current, results only move a per-device/workload summary (written at most every
+`summary_interval_s`), and the FL coordinator reports rounds and participation directly.
+A listener must never break the coordinator, so a bad event is logged and counted, not raised.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from rdflib import Graph, Literal
+from rdflib.namespace import XSD
+
+from ontology import describe_events as ev
+from ontology.describe_device import graph_from_thing_description, site_graph
+from ontology.ns import ER, deployment_iri, device_iri, site_iri
+from ontology.shacl import DescriptionRejected
+
+log = logging.getLogger(__name__)
+_TEMPERATURE_KEYS = ("temperature_c", "temp_c", "cpu_temp_c", "soc_temp_c", "temperature")
+
+
+@dataclass
+class _Summary:
+    count: int = 0
+    latency_sum: float = 0.0
+    latency_n: int = 0
+    last_ts: float = 0.0
+    written_at: float = 0.0
+
+
+class FleetGraph:
+    def __init__(self, store, summary_interval_s: float = 5.0):
+        self.store = store
+        self.summary_interval_s = summary_interval_s
+        self.rejected: list[tuple[str, str]] = []   # (device id, why) of refused descriptions
+        self.errors: Counter[str] = Counter()       # event kind → handler failures
+        self._summaries: dict[tuple[str, str], _Summary] = {}
+        self._lock = threading.Lock()
+
+    # ---- wiring --------------------------------------------------------------------------
+    def attach(self, coordinator) -> "FleetGraph":
+        coordinator.add_listener(self.on_event)
+        return self
+
+    def on_event(self, event) -> None:
+        handler = getattr(self, f"_on_{event.kind}", None)
+        try:
+            if handler is not None:
+                handler(event.device_id, event.body or {}, float(event.ts or time.time()))
+            elif event.device_id:
+                self.seen(event.device_id, event.ts)
+        except DescriptionRejected as exc:
+            self.rejected.append((event.device_id, str(exc)))
+            log.warning("fleet graph refused %s from %s: %s", event.kind, event.device_id, exc)
+        except Exception:
+            self.errors[event.kind] += 1
+            log.exception("fleet graph could not apply %s event from %s", event.kind, event.device_id)
+
+    # ---- event handlers --------------------------------------------------------------------
+    def _on_td(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
+        described_id, graph = graph_from_thing_description(body)
+        if device_id and described_id != device_id:
+            raise ValueError(f"TD names device {described_id!r} but arrived from {device_id!r}")
+        self.store.replace_device(graph, described_id)
+        site = body.get("schema:location")
+        if isinstance(site, str):
+            self.add_site(site)
+        self.seen(described_id, ts)
+
+    def _on_state(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
+        self.set_online(device_id, bool(body.get("online")), ts)
+
+    def _on_health(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
+        temperature = next((body[k] for k in _TEMPERATURE_KEYS if isinstance(body.get(k), (int, float))), None)
+        mem = body.get("mem") if isinstance(body.get("mem"), Mapping) else {}
+        used = next((mem[k] for k in ("used_bytes", "used", "rss_bytes") if isinstance(mem.get(k), (int, float))), None)
+        cpu = body.get("cpu_percent") if isinstance(body.get("cpu_percent"), (int, float)) else None
+        self.store.set_properties(ev.health_graph(device_id, ts, temperature, cpu, used))
+        self.seen(device_id, ts)
+
+    def _on_deploy(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
+        self.deployment(device_id, body, ts)
+        self.seen(device_id, ts)
+
+    def _on_result(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
+        workload = str(body.get("task") or body.get("workload") or body.get("kind") or "result")
+        latency = body.get("latency_ms")
+        key = (device_id, workload)
+        with self._lock:
+            summary = self._summaries.setdefault(key, _Summary())
+            summary.count += 1
+            summary.last_ts = ts
+            if isinstance(latency, (int, float)) and not isinstance(latency, bool):
+                summary.latency_sum += float(latency)
+                summary.latency_n += 1
+            due = time.monotonic() - summary.written_at >= self.summary_interval_s
+        if due:
+            self._write_summary(key)
+
+    # ---- direct API (coordinator, FL coordinator, OTA) -------------------------------------
+    def register_description(self, td: Mapping[str, Any]) -> str:
+        """Add or replace a device from its TD; returns the device id (raises DescriptionRejected)."""
+        device_id, graph = graph_from_thing_description(td)
+        self.store.replace_device(graph, device_id)
+        return device_id
+
+    def add_site(self, site_id: str, name: str | None = None, parent: str | None = None) -> None:
+        self.store.replace_description(site_iri(site_id), site_graph(site_id, name, parent), validate=False)
+
+    def seen(self, device_id: str, ts) -> None:
+        graph = Graph()
+        graph.add((device_iri(device_id), ER.lastSeen, Literal(ev.utc(ts), datatype=XSD.dateTime)))
+        self.store.set_properties(graph)
+
+    def set_online(self, device_id: str, online: bool, ts) -> None:
+        self.store.set_properties(ev.status_graph(device_id, online, ts, ts))
+
+    def deployment(self, device_id: str, body: Mapping[str, Any], ts) -> str:
+        """Record a deployment state from a deploy message body (state, deployment/job, model, error)."""
+        model = body.get("model_id") or body.get("model")
+        if not model:
+            raise ValueError("deploy event has no 'model' / 'model_id': cannot link the deployment")
+        dep_id = str(body.get("deployment_id") or body.get("deployment") or body.get("job") or f"{device_id}--{model}")
+        graph = ev.deployment_graph(dep_id, str(model), device_id, str(body.get("state", "queued")), ts,
+                                    detail=body.get("error") or body.get("detail"))
+        self.store.replace_description(deployment_iri(dep_id), graph)
+        return dep_id
+
+    def fl_round(self, run_id: str, round_number: int, strategy: str | None = None) -> None:
+        self.store.add_graph(ev.fl_round_graph(run_id, round_number, strategy), validate=False)
+
+    def fl_participation(self, run_id: str, round_number: int, device_id: str,
+                         metrics: Mapping[str, float], ts=None) -> None:
+        """A device's update arrived in a round: link it and record its numeric metrics."""
+        graph = ev.fl_participation_graph(run_id, round_number, device_id, dict(metrics), ts)
+        links = Graph()
+        for triple in graph.triples((None, ER.participatedIn, None)):
+            graph.remove(triple)
+            links.add(triple)
+        self.store.add_graph(links, validate=False)   # a device keeps every round it joined
+        self.store.set_properties(graph)              # a re-sent metric replaces its value
+
+    def flush(self) -> None:
+        """Write every pending result summary now (call on shutdown)."""
+        for key in list(self._summaries):
+            self._write_summary(key)
+
+    def _write_summary(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            s = self._summaries[key]
+            s.written_at = time.monotonic()
+            mean = s.latency_sum / s.latency_n if s.latency_n else None
+            graph = ev.result_summary_graph(key[0], key[1], s.count, s.last_ts, mean)
+        self.store.replace_description(ev.result_summary_iri(*key), graph, validate=False)

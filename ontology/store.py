@@ -1,0 +1,261 @@
+"""The one door to the fleet graph: local Oxigraph (on disk or in memory) or any SPARQL 1.1 endpoint.
+
+`GraphStore.open(location)` picks the backend from the location, so moving the graph from the
+coordinator's data directory to Fuseki/GraphDB/Oxigraph server is a configuration change:
+  * a directory          → persistent pyoxigraph Store (RocksDB) under it
+  * None / ":memory:"    → in-memory Oxigraph (tests, benchmarks)
+  * http(s)://…          → SPARQL 1.1 Protocol (query + update) at that URL
+Descriptions are SHACL-validated on the way in (see ontology.shacl).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from rdflib import Graph, URIRef
+
+from ontology.results import QueryResult, Term
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 10.0
+_POSITION = re.compile(r"(?:error at |line )(\d+):(\d+)")
+
+
+class SparqlSyntaxError(ValueError):
+    """Malformed SPARQL; carries the parser's message and the 1-based line/column when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        self.message, self.line, self.column = message, line, column
+        where = f" at line {line}, column {column}" if line else ""
+        super().__init__(f"SPARQL syntax error{where}: {message}")
+
+    @classmethod
+    def from_parser(cls, text: str) -> "SparqlSyntaxError":
+        found = _POSITION.search(text)
+        return cls(text, int(found.group(1)), int(found.group(2))) if found else cls(text)
+
+
+class QueryTimeout(TimeoutError):
+    """The query ran past its time limit."""
+
+
+class StoreUnavailable(OSError):
+    """The store could not be opened or reached; the message says what to do."""
+
+
+def _term(node) -> Term | None:
+    """pyoxigraph term → Term."""
+    if node is None:
+        return None
+    kind = type(node).__name__
+    if kind == "NamedNode":
+        return Term("uri", node.value)
+    if kind == "BlankNode":
+        return Term("bnode", node.value)
+    if kind == "Literal":
+        return Term("literal", node.value, node.datatype.value if node.language is None else None,
+                    node.language)
+    return Term("literal", str(node))  # RDF-star triple terms: shown as text
+
+
+class _OxigraphBackend:
+    """pyoxigraph; queries run in a worker thread (Oxigraph releases the GIL) so a time limit holds."""
+
+    def __init__(self, path: Path | None, read_only: bool = False):
+        import pyoxigraph
+
+        self._ox = pyoxigraph
+        if path is None:
+            self.store = pyoxigraph.Store()
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                self.store = (pyoxigraph.Store.read_only(str(path)) if read_only
+                              else pyoxigraph.Store(str(path)))
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot open the graph store in {path}: {exc}. If the coordinator is running it "
+                    f"holds this store; query it through its endpoint instead (--endpoint URL)") from exc
+        self.location = str(path) if path else ":memory:"
+
+    def query(self, sparql: str, timeout_s: float) -> QueryResult:
+        box: dict[str, Any] = {}
+        cancelled = threading.Event()
+
+        def work():
+            try:
+                box["result"] = self._evaluate(sparql, cancelled)
+            except BaseException as exc:  # handed to the caller's thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name="sparql-query", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        if worker.is_alive():
+            cancelled.set()  # stops at the next row; a single long aggregate runs on unobserved
+            raise QueryTimeout(f"query ran past its {timeout_s:g} s limit")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    def _evaluate(self, sparql: str, cancelled: threading.Event) -> QueryResult:
+        try:
+            answer = self.store.query(sparql)
+        except SyntaxError as exc:
+            raise SparqlSyntaxError.from_parser(str(exc)) from None
+        if isinstance(answer, self._ox.QueryBoolean):
+            return QueryResult("ask", boolean=bool(answer))
+        if isinstance(answer, self._ox.QuerySolutions):
+            variables = [v.value for v in answer.variables]
+            rows = []
+            for solution in answer:
+                if cancelled.is_set():
+                    break
+                rows.append(tuple(_term(solution[v]) for v in variables))
+            return QueryResult("select", variables=variables, rows=rows)
+        triples = [(_term(t.subject), _term(t.predicate), _term(t.object)) for t in answer]
+        return QueryResult("graph", triples=triples)
+
+    def update(self, sparql: str) -> None:
+        try:
+            self.store.update(sparql)
+        except SyntaxError as exc:
+            raise SparqlSyntaxError.from_parser(str(exc)) from None
+
+    def load_ntriples(self, data: str) -> None:
+        self.store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
+
+    def load_file(self, path: Path, fmt: str) -> None:
+        formats = {"turtle": self._ox.RdfFormat.TURTLE, "nt": self._ox.RdfFormat.N_TRIPLES}
+        self.store.bulk_load(path=str(path), format=formats[fmt])
+
+    def close(self) -> None:
+        if self.location != ":memory:":
+            self.store.flush()
+
+
+class GraphStore:
+    """The fleet graph behind one interface, whatever holds it."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self.location = backend.location
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, location: str | Path | None = None, *, read_only: bool = False,
+             token: str | None = None) -> "GraphStore":
+        """Directory → persistent Oxigraph; None/':memory:' → in-memory; http(s) URL → endpoint."""
+        if location is None or str(location) == ":memory:":
+            return cls(_OxigraphBackend(None))
+        text = str(location)
+        if text.startswith(("http://", "https://")):
+            from ontology.sparql_http import HttpBackend
+            return cls(HttpBackend(text, token=token))
+        return cls(_OxigraphBackend(Path(text).expanduser(), read_only=read_only))
+
+    # ---- reading -------------------------------------------------------------------------
+    def query_result(self, sparql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> QueryResult:
+        """Raw result (terms); raises SparqlSyntaxError or QueryTimeout."""
+        return self._backend.query(sparql, timeout_s)
+
+    def query(self, sparql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
+        """SELECT rows as dicts of Python values (ASK → [{'boolean': bool}])."""
+        result = self.query_result(sparql, timeout_s)
+        if result.form == "ask":
+            return [{"boolean": bool(result.boolean)}]
+        return result.dicts()
+
+    def ask(self, sparql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
+        return bool(self.query_result(sparql, timeout_s).boolean)
+
+    def triple_count(self) -> int:
+        rows = self.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", timeout_s=120)
+        return int(rows[0]["n"])
+
+    # ---- writing -------------------------------------------------------------------------
+    def update(self, sparql: str) -> None:
+        with self._write_lock:
+            self._backend.update(sparql)
+
+    def add_graph(self, data: Graph | str, validate: bool = True) -> int:
+        """Add a description (rdflib Graph or Turtle text); SHACL-validated unless validate=False.
+
+        Returns the number of triples added; raises ontology.shacl.DescriptionRejected.
+        """
+        graph = data if isinstance(data, Graph) else Graph().parse(data=data, format="turtle")
+        if validate:
+            from ontology.shacl import check
+            check(graph)
+        with self._write_lock:
+            self._backend.load_ntriples(graph.serialize(format="nt"))
+        return len(graph)
+
+    def load_file(self, path: str | Path, fmt: str = "turtle") -> None:
+        """Bulk-load a trusted file (no validation): vocabularies, benchmark fleets."""
+        with self._write_lock:
+            self._backend.load_file(Path(path), fmt)
+
+    def remove_description(self, subject: str | URIRef, keep: tuple[str, ...] = ()) -> None:
+        """Delete what `subject` says and what its own sub-nodes (IRIs under `subject/`) say.
+
+        `keep` lists predicate IRIs to leave on the subject (live state such as er:online that a
+        re-sent description does not carry).
+        """
+        iri = str(URIRef(subject))
+        owned = f"""
+            DELETE {{ ?c ?cp ?co }} WHERE {{
+              <{iri}> ?p ?c . FILTER(isIRI(?c) && STRSTARTS(STR(?c), "{iri}/")) ?c ?cp ?co }}"""
+        keep_filter = (f"FILTER(?p NOT IN ({', '.join(f'<{URIRef(k)}>' for k in keep)}))"
+                       if keep else "")
+        own = f"DELETE {{ <{iri}> ?p ?o }} WHERE {{ <{iri}> ?p ?o {keep_filter} }}"
+        with self._write_lock:
+            self._backend.update(owned)
+            self._backend.update(own)
+
+    def set_properties(self, data: Graph) -> None:
+        """Overwrite: for every (subject, predicate) in `data`, old values go, the new ones stay.
+
+        For live state (online, last seen, health figures) that must never accumulate; one
+        SPARQL update, so readers never see a device with neither the old nor the new value.
+        """
+        pairs = sorted({(s.n3(), p.n3()) for s, p, _ in data})
+        if not pairs:
+            return
+        deletes = " ;\n".join(f"DELETE WHERE {{ {s} {p} ?o }}" for s, p in pairs)
+        inserts = data.serialize(format="nt")
+        with self._write_lock:
+            self._backend.update(f"{deletes} ;\nINSERT DATA {{\n{inserts}\n}}")
+
+    def replace_description(self, subject: str | URIRef, data: Graph, validate: bool = True,
+                            keep: tuple[str, ...] = ()) -> int:
+        """Validate `data`, then swap it in for what the graph said about `subject`."""
+        if validate:
+            from ontology.shacl import check
+            check(data)
+        self.remove_description(subject, keep=keep)
+        return self.add_graph(data, validate=False)
+
+    def replace_device(self, device_graph: Graph, device_id: str, validate: bool = True) -> int:
+        """A device re-registered: new static description, live state (online, health) kept."""
+        from ontology.ns import ER, device_iri
+        live = tuple(str(ER[p]) for p in ("online", "lastSeen", "statusSince", "temperatureC",
+                                          "cpuPercent", "memoryUsedBytes", "healthUpdated",
+                                          "participatedIn"))
+        return self.replace_description(device_iri(device_id), device_graph, validate, keep=live)
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> "GraphStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"GraphStore({self.location!r})"
