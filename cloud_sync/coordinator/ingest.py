@@ -1,0 +1,237 @@
+"""Batched, idempotent ingest: validated messages in, one SQLite transaction per batch out.
+
+The network thread only parses and validates (``cloud_sync.protocol``) and appends to a
+deque; this writer thread drains it in batches so the per-message cost is a row
+insert, not a commit. Device liveness (online/offline) lives here too, in memory and
+mirrored to the ``devices`` table, so the event stream and the store always agree.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud_sync.coordinator.events import Event, EventHub
+from cloud_sync.coordinator.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Inbound:
+    kind: str              # route kind: result, health, state, td, config_reported, deploy, timeout
+    device_id: str
+    name: str | None
+    message: dict[str, Any]
+    payload: bytes = b""
+    received: float = 0.0
+
+
+@dataclass
+class DeviceStatus:
+    online: bool = False
+    state_online: bool = False
+    bd_seq: int | None = None
+    last_seen: float | None = None
+    heartbeat_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class IngestWriter:
+    def __init__(self, store: Store, events: EventHub, batch_max: int = 5000,
+                 health_keep: int = 2000):
+        self.store = store
+        self.events = events
+        self.batch_max = batch_max
+        self.health_keep = health_keep
+        self.stored = 0
+        self.duplicates = 0
+        self.batches = 0
+        self.status: dict[str, DeviceStatus] = {}
+        self.status_lock = threading.Lock()
+        self._queue: collections.deque[Inbound] = collections.deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_prune = time.monotonic()
+        self._load_status()
+
+    def _load_status(self) -> None:
+        for row in self.store.query("SELECT device_id, online, state_online, bd_seq, last_seen, "
+                                    "heartbeat_s FROM devices"):
+            self.status[row[0]] = DeviceStatus(bool(row[1]), bool(row[2]), row[3], row[4], row[5])
+
+    # ----- producer side (network thread) ---------------------------------------------------------
+    def submit(self, item: Inbound) -> None:
+        self._idle.clear()
+        self._queue.append(item)
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is committed."""
+        self._wake.set()
+        return self._idle.wait(timeout)
+
+    # ----- writer thread ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="coordinator-ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._idle.set()
+                if self._stop.is_set():
+                    return
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            batch = []
+            while self._queue and len(batch) < self.batch_max:
+                batch.append(self._queue.popleft())
+            try:
+                self._write(batch)
+            except Exception:  # a store error must not end ingest; the batch is logged and lost
+                log.exception("ingest batch of %d failed", len(batch))
+
+    def _write(self, batch: list[Inbound]) -> None:
+        db = self.store.write
+        events: list[Event] = []
+        seen: dict[str, float] = {}
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for item in batch:
+                handler = getattr(self, f"_on_{item.kind}")
+                event = handler(db, item)
+                if event is not None:
+                    events.append(event)
+                if item.kind != "timeout":
+                    seen[item.device_id] = max(seen.get(item.device_id, 0.0), item.received)
+            for device_id, received in seen.items():
+                events.extend(self._touch(db, device_id, received))
+            if time.monotonic() - self._last_prune > 60:
+                self._prune_health(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.batches += 1
+        for event in events:
+            self.events.emit(event)
+
+    def _device(self, db, device_id: str) -> DeviceStatus:
+        status = self.status.get(device_id)
+        if status is None:
+            db.execute("INSERT OR IGNORE INTO devices(device_id) VALUES (?)", (device_id,))
+            with self.status_lock:
+                status = self.status[device_id] = DeviceStatus()
+        return status
+
+    def _touch(self, db, device_id: str, received: float) -> list[Event]:
+        """Traffic from a device whose last state was 'online' brings it back online."""
+        status = self._device(db, device_id)
+        status.last_seen = received
+        events = []
+        if status.state_online and not status.online:
+            status.online = True
+            events.append(Event("state", device_id, {"online": True, "reason": "traffic"}, received))
+        db.execute("UPDATE devices SET last_seen = ?, online = ? WHERE device_id = ?",
+                   (received, int(status.online), device_id))
+        return events
+
+    # ----- one handler per kind -----------------------------------------------------------------
+    def _on_result(self, db, item: Inbound) -> Event | None:
+        m = item.message
+        cur = db.execute(
+            "INSERT OR IGNORE INTO results(msg_id, device_id, task, seq, ts, received, historical, "
+            "payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (m["id"], item.device_id, item.name, m["seq"], m["ts"], item.received,
+             int(m.get("historical", False)), item.payload))
+        if cur.rowcount == 0:
+            self.duplicates += 1
+            return None
+        self.stored += 1
+        return Event("result", item.device_id, {"task": item.name, "msg_id": m["id"], "seq": m["seq"],
+                                                "historical": m.get("historical", False),
+                                                "record": m["body"]}, m["ts"])
+
+    def _on_health(self, db, item: Inbound) -> Event:
+        body, ts = item.message["body"], item.message["ts"]
+        status = self._device(db, item.device_id)
+        status.heartbeat_s = float(body["interval_s"])
+        text = json.dumps(body)
+        db.execute("INSERT INTO health(device_id, ts, body) VALUES (?, ?, ?)", (item.device_id, ts, text))
+        db.execute("UPDATE devices SET health = ?, heartbeat_s = ? WHERE device_id = ?",
+                   (text, status.heartbeat_s, item.device_id))
+        return Event("health", item.device_id, body, ts)
+
+    def _on_state(self, db, item: Inbound) -> Event | None:
+        body, ts = item.message["body"], item.message["ts"]
+        status = self._device(db, item.device_id)
+        bd_seq = body.get("bdSeq")
+        if not body["online"] and bd_seq is not None and status.bd_seq is not None \
+                and bd_seq < status.bd_seq:
+            return None  # the last will of an older session arriving after the new birth
+        status.state_online = status.online = bool(body["online"])
+        if body["online"]:
+            status.bd_seq = bd_seq
+        db.execute("UPDATE devices SET online = ?, state_online = ?, bd_seq = ? WHERE device_id = ?",
+                   (int(status.online), int(status.state_online), status.bd_seq, item.device_id))
+        return Event("state", item.device_id, dict(body), ts)
+
+    def _on_timeout(self, db, item: Inbound) -> Event | None:
+        status = self._device(db, item.device_id)
+        if not status.online:
+            return None
+        status.online = False
+        db.execute("UPDATE devices SET online = 0 WHERE device_id = ?", (item.device_id,))
+        return Event("state", item.device_id, {"online": False, "reason": "heartbeat timeout"},
+                     time.time())
+
+    def _on_td(self, db, item: Inbound) -> Event:
+        self._device(db, item.device_id)
+        body = item.message["body"]
+        db.execute("UPDATE devices SET td = ? WHERE device_id = ?", (json.dumps(body), item.device_id))
+        return Event("td", item.device_id, body, item.message["ts"])
+
+    def _on_config_reported(self, db, item: Inbound) -> Event:
+        self._device(db, item.device_id)
+        body = item.message["body"]
+        db.execute("UPDATE devices SET reported = ? WHERE device_id = ?",
+                   (json.dumps(body), item.device_id))
+        return Event("config", item.device_id, {"reported": body}, item.message["ts"])
+
+    def _on_config_desired(self, db, item: Inbound) -> Event:
+        self._device(db, item.device_id)
+        body = item.message["body"]
+        db.execute("UPDATE devices SET desired = ? WHERE device_id = ?",
+                   (json.dumps(body), item.device_id))
+        return Event("config", item.device_id, {"desired": body}, item.message["ts"])
+
+    def _on_deploy(self, db, item: Inbound) -> Event:
+        self._device(db, item.device_id)
+        body, ts = item.message["body"], item.message["ts"]
+        db.execute("INSERT OR REPLACE INTO deploys(device_id, job, state, ts, body) VALUES (?, ?, ?, ?, ?)",
+                   (item.device_id, item.name, body.get("state"), ts, json.dumps(body)))
+        return Event("deploy", item.device_id, {"job": item.name, **body}, ts)
+
+    def _prune_health(self, db) -> None:
+        self._last_prune = time.monotonic()
+        for device_id in list(self.status):
+            db.execute("DELETE FROM health WHERE rowid IN (SELECT rowid FROM health WHERE device_id = ? "
+                       "ORDER BY ts DESC LIMIT -1 OFFSET ?)", (device_id, self.health_keep))

@@ -1,0 +1,262 @@
+"""The coordinator: ingest, device registry, commands and requests, in one embeddable object.
+
+    coord = Coordinator(None, Path("var")).start()      # embedded amqtt broker on loopback
+    coord.devices(); coord.results(device="pi-01", task="traffic")
+    coord.command("pi-01", "ping"); coord.request("pi-01", "edvit", {"x": array}, 5.0)
+
+Replicas: give each a ``replica_id`` and the same ``share_group``; results, health and
+deployment states are then split between them by the broker (``$share/<group>/...``),
+while device state/TD and replies reach every replica. Point them at one ``data_dir``
+(SQLite WAL allows several writer processes on one host) or at separate stores.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from cloud_sync.coordinator.events import Event, EventHub, Listener
+from cloud_sync.coordinator.ingest import Inbound, IngestWriter
+from cloud_sync.coordinator.requests import Reply, Requester
+from cloud_sync.coordinator.store import Store
+from cloud_sync.protocol import (ProtocolError, RejectionCounter, TopicTree, encode, envelope,
+                                 parse_message)
+from cloud_sync.protocol.link import Backoff, Link
+
+log = logging.getLogger(__name__)
+
+STORED_KINDS = {"result", "health", "state", "td", "config_reported", "deploy"}
+SHARED_SUFFIXES = ("result/+", "health", "deploy/+")      # split between replicas
+BROADCAST_SUFFIXES = ("state", "td", "config/reported")   # every replica keeps the registry
+REPLY_KINDS = {"cmd_reply", "task_reply"}
+DEFAULT_OFFLINE_AFTER_S = 60.0
+
+
+class Coordinator:
+    def __init__(self, broker_url: str | None, data_dir: Path | str, *, fleet: str = "default",
+                 root: str = "edge", replica_id: str = "main", share_group: str | None = None,
+                 offline_after_s: float | None = None, heartbeat_misses: float = 3.0,
+                 persistent_session: bool = True, ingest_batch: int = 5000):
+        self.data_dir = Path(data_dir)
+        self.topics = TopicTree(root, fleet)
+        self.replica_id = replica_id
+        self.share_group = share_group
+        self.offline_after_s = offline_after_s
+        self.heartbeat_misses = heartbeat_misses
+        self.rejections = RejectionCounter()
+        self.received = 0
+        self.embedded_broker = None
+        self.broker_url = broker_url
+        self.store = Store(self.data_dir)
+        self.events = EventHub()
+        self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch)
+        self._persistent = persistent_session
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self.link: Link | None = None
+        self.requester: Requester | None = None
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    def start(self, wait_s: float = 15.0) -> "Coordinator":
+        """Start (the embedded broker if no URL was given); waits up to ``wait_s`` for the broker
+        (0 = do not wait: the coordinator keeps retrying in the background)."""
+        if self.broker_url is None:
+            from cloud_sync.broker import EmbeddedBroker
+            self.embedded_broker = EmbeddedBroker().start()
+            self.broker_url = self.embedded_broker.url
+        presence = self.topics.coordinator_presence(self.replica_id)
+        self.link = Link(self.broker_url, f"coordinator-{self.topics.fleet}-{self.replica_id}",
+                         clean=not self._persistent,
+                         will=(presence, self._presence_payload(False), 1, True),
+                         on_connect=self._on_connect, on_message=self._on_message,
+                         on_disconnect=lambda link: self._ready.clear(),
+                         before_disconnect=self._before_disconnect,
+                         backoff=Backoff(0.2, 5.0))
+        self.requester = Requester(self.link, self.topics, sender=self.replica_id)
+        self.events.start()
+        self.writer.start()
+        self.link.start()
+        self._monitor = threading.Thread(target=self._monitor_loop, name="coordinator-liveness",
+                                         daemon=True)
+        self._monitor.start()
+        self._write_runtime_file()
+        if wait_s and not self._ready.wait(wait_s):
+            log.warning("coordinator not connected to %s after %.0f s; still trying (%s)",
+                        self.link.url, wait_s, self.link.last_error)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.link:
+            self.link.stop()
+        self.writer.stop()
+        self.events.stop()
+        if self._monitor:
+            self._monitor.join(5)
+        self.store.close()
+        if self.embedded_broker:
+            self.embedded_broker.stop()
+        (self.data_dir / f"coordinator-{self.replica_id}.json").unlink(missing_ok=True)
+
+    def __enter__(self) -> "Coordinator":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once connected and subscribed (devices may deliver from then on)."""
+        return self._ready.wait(timeout)
+
+    # ----- queries ------------------------------------------------------------------------------
+    def devices(self) -> list[dict[str, Any]]:
+        return self.store.devices()
+
+    def device(self, device_id: str) -> dict[str, Any] | None:
+        return next((d for d in self.devices() if d["device_id"] == device_id), None)
+
+    def results(self, device: str | None = None, task: str | None = None,
+                since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        return self.store.results(device, task, since, limit)
+
+    def count_results(self, device: str | None = None, task: str | None = None) -> int:
+        return self.store.count_results(device, task)
+
+    def health_history(self, device: str, since: float | None = None, limit: int = 1000):
+        return self.store.health_history(device, since, limit)
+
+    def deployments(self, device: str | None = None) -> list[dict[str, Any]]:
+        return self.store.deployments(device)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every message received so far is in the store."""
+        return self.writer.flush(timeout)
+
+    def stats(self) -> dict[str, Any]:
+        return {"received": self.received, "stored": self.writer.stored,
+                "duplicates": self.writer.duplicates, "batches": self.writer.batches,
+                "pending": self.writer.pending, "rejected": self.rejections.snapshot(),
+                "events_dropped": self.events.dropped,
+                "late_replies": self.requester.late_replies if self.requester else 0}
+
+    def add_listener(self, fn: Listener) -> None:
+        """``fn(event)`` for every td/state/health/result/reply/deploy/config event."""
+        self.events.add_listener(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        self.events.remove_listener(fn)
+
+    # ----- talking to devices ---------------------------------------------------------------------
+    def command(self, device: str, name: str, args: dict[str, Any] | None = None,
+                timeout: float = 10.0) -> Reply:
+        return self.requester.call(device, f"cmd/{name}", args or {}, timeout)
+
+    def request(self, device_id: str, task_name: str, body: dict[str, Any],
+                timeout_s: float = 10.0, qos: int = 1) -> Reply:
+        """Send ``body`` to the task's ``handle()``; raises TimeoutError without a reply."""
+        return self.requester.call(device_id, f"task/{task_name}/request", body, timeout_s, qos)
+
+    def request_many(self, device_ids: Iterable[str], task_name: str, body: dict[str, Any],
+                     deadline_s: float, qos: int = 1) -> dict[str, Reply | None]:
+        return self.requester.call_many(device_ids, f"task/{task_name}/request", body,
+                                        deadline_s, qos)
+
+    def publish(self, device_id: str, suffix: str, body: dict[str, Any], *, retain: bool = False,
+                qos: int = 1) -> bool:
+        """Publish a cloud→device message (e.g. ``deploy/<job>/order``); False when offline."""
+        payload = encode(envelope(device_id, 0, body))
+        return self.link.publish(self.topics.device(device_id, suffix), payload, qos, retain) is not None
+
+    def publish_topic(self, topic: str, body: dict[str, Any], *, retain: bool = False,
+                      qos: int = 1) -> bool:
+        """Publish on a fleet-level topic (``topics.fl_global(round)``); False when offline."""
+        payload = encode(envelope(self.replica_id, 0, body))
+        return self.link.publish(topic, payload, qos, retain) is not None
+
+    def set_desired_config(self, device_id: str, changes: dict[str, Any]) -> int:
+        """Publish retained ``config/desired`` with the next version; the version number."""
+        current = self.device(device_id) or {}
+        version = int(((current.get("desired") or {}).get("version")) or 0) + 1
+        reported = (current.get("reported") or {}).get("version") or 0
+        version = max(version, int(reported) + 1)
+        body = {"version": version, "config": changes}
+        if not self.publish(device_id, "config/desired", body, retain=True):
+            raise ConnectionError(f"not connected to {self.link.url}; desired config not sent")
+        self.writer.submit(Inbound("config_desired", device_id, None,
+                                   envelope(device_id, 0, body), b"", time.time()))
+        return version
+
+    # ----- network side ---------------------------------------------------------------------------
+    def _presence_payload(self, online: bool) -> bytes:
+        return encode(envelope(self.replica_id, 0, {"online": online, "replica": self.replica_id}))
+
+    def _on_connect(self, link: Link) -> None:
+        shared = (lambda f: f"$share/{self.share_group}/{f}") if self.share_group else (lambda f: f)
+        filters = [(shared(self.topics.all_devices(s)), 1) for s in SHARED_SUFFIXES]
+        filters += [(self.topics.all_devices(s), 1) for s in BROADCAST_SUFFIXES]
+        filters += self.requester.reply_filters()
+        if not link.subscribe_and_wait(filters):
+            log.warning("no SUBACK from %s within the timeout", link.url)
+        link.publish(self.topics.coordinator_presence(self.replica_id),
+                     self._presence_payload(True), 1, True)
+        self._ready.set()
+
+    def _before_disconnect(self, link: Link) -> None:
+        info = link.publish(self.topics.coordinator_presence(self.replica_id),
+                            self._presence_payload(False), 1, True)
+        if info is not None:
+            try:
+                info.wait_for_publish(2.0)
+            except (RuntimeError, ValueError):
+                pass
+
+    def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Network thread: route, validate, hand to the writer (or the waiting request)."""
+        self.received += 1
+        route = self.topics.route(topic)
+        if route is None or (route.kind not in STORED_KINDS and route.kind not in REPLY_KINDS):
+            self.rejections.count(ProtocolError("unknown_topic", f"not an ingest topic"), "?", topic)
+            return
+        try:
+            message = parse_message(route.kind, payload, route.device_id)
+        except ProtocolError as exc:
+            self.rejections.count(exc, route.kind, topic)
+            return
+        if route.kind in REPLY_KINDS:
+            reply = self.requester.resolve(route.device_id, message["body"], len(payload))
+            if reply is not None:
+                self.events.emit(Event("reply", route.device_id,
+                                       {"name": route.name, "ok": reply.ok,
+                                        "latency_s": reply.latency_s}, message["ts"]))
+            return
+        self.writer.submit(Inbound(route.kind, route.device_id, route.name, message, payload,
+                                   time.time()))
+
+    # ----- liveness ---------------------------------------------------------------------------------
+    def _offline_after(self, heartbeat_s: float | None) -> float:
+        if self.offline_after_s is not None:
+            return self.offline_after_s
+        if heartbeat_s:
+            return max(self.heartbeat_misses * heartbeat_s, 2.0)
+        return DEFAULT_OFFLINE_AFTER_S
+
+    def _monitor_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            now = time.time()
+            with self.writer.status_lock:
+                statuses = list(self.writer.status.items())
+            for device_id, status in statuses:
+                if status.online and status.last_seen is not None \
+                        and now - status.last_seen > self._offline_after(status.heartbeat_s):
+                    self.writer.submit(Inbound("timeout", device_id, None, {}, b"", now))
+
+    def _write_runtime_file(self) -> None:
+        """Let ``cloud-sync cmd --data DIR`` find the broker of a running coordinator."""
+        info = {"broker": self.broker_url, "pid": os.getpid(), "fleet": self.topics.fleet,
+                "root": self.topics.root, "replica": self.replica_id, "started": time.time()}
+        (self.data_dir / f"coordinator-{self.replica_id}.json").write_text(json.dumps(info))

@@ -1,0 +1,113 @@
+"""Envelope and wire encoding: JSON for control, CBOR (RFC 8746 typed arrays) for tensors.
+
+Every message is an *envelope* ``{"v", "id", "dev", "seq", "ts", "body"}`` (plus
+``"historical": true`` on replayed backlog). ``encode`` writes JSON when the body is
+plain JSON and switches to CBOR as soon as it meets a numpy array or bytes, so control
+traffic stays readable with ``mosquitto_sub`` while tensors travel compactly. Arrays
+use RFC 8746: tag 40 ``[shape, typed-array tag(bytes)]``, which round-trips dtype and
+shape exactly (float32, int8, ...). ``decode`` tells the two apart by the first byte:
+a JSON envelope starts with ``{``, a CBOR map with major type 5 (0xa0-0xbf).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import cbor2
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+# RFC 8746 little-endian typed-array tags.
+_DTYPE_TO_TAG = {
+    np.dtype("uint8"): 64, np.dtype("<u2"): 69, np.dtype("<u4"): 70, np.dtype("<u8"): 71,
+    np.dtype("int8"): 72, np.dtype("<i2"): 77, np.dtype("<i4"): 78, np.dtype("<i8"): 79,
+    np.dtype("<f2"): 84, np.dtype("<f4"): 85, np.dtype("<f8"): 86,
+}
+_TAG_TO_DTYPE = {tag: dtype for dtype, tag in _DTYPE_TO_TAG.items()}
+_MULTI_DIM_TAG = 40
+
+
+class _NeedsCbor(Exception):
+    """Raised inside json.dumps when the body holds something JSON cannot carry."""
+
+
+def new_message_id() -> str:
+    """96 random bits as hex: unique enough to be the dedup key of at-least-once delivery."""
+    return os.urandom(12).hex()
+
+
+def envelope(device_id: str, seq: int, body: dict[str, Any], *, msg_id: str | None = None,
+             ts: float | None = None) -> dict[str, Any]:
+    return {"v": SCHEMA_VERSION, "id": msg_id or new_message_id(), "dev": device_id,
+            "seq": int(seq), "ts": time.time() if ts is None else ts, "body": body}
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise _NeedsCbor()
+
+
+def _cbor_default(encoder: cbor2.CBOREncoder, obj: Any) -> None:
+    if isinstance(obj, np.ndarray):
+        arr = obj
+        if arr.dtype == np.bool_:
+            arr = arr.astype(np.uint8)
+        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")
+                                   if arr.dtype.byteorder == ">" else arr.dtype)
+        tag = _DTYPE_TO_TAG.get(arr.dtype)
+        if tag is None:
+            raise TypeError(f"cannot encode numpy dtype {arr.dtype} (supported: "
+                            f"{', '.join(str(d) for d in _DTYPE_TO_TAG)})")
+        encoder.encode(cbor2.CBORTag(_MULTI_DIM_TAG,
+                                     [list(arr.shape), cbor2.CBORTag(tag, arr.tobytes())]))
+    elif isinstance(obj, np.generic):
+        encoder.encode(obj.item())
+    else:
+        raise TypeError(f"cannot encode {type(obj).__name__} in a message body")
+
+
+def _cbor_tag_hook(*args: Any) -> Any:
+    # cbor2 5.x calls hook(decoder, tag); cbor2 6.x calls hook(tag, immutable).
+    tag = args[1] if len(args) > 1 and isinstance(args[1], cbor2.CBORTag) else args[0]
+    if tag.tag in _TAG_TO_DTYPE and isinstance(tag.value, bytes):
+        dtype = _TAG_TO_DTYPE[tag.tag]
+        if len(tag.value) % dtype.itemsize:
+            raise ValueError(f"typed array tag {tag.tag}: {len(tag.value)} bytes is not a "
+                             f"multiple of {dtype.itemsize}")
+        return np.frombuffer(tag.value, dtype=dtype).copy()
+    if tag.tag == _MULTI_DIM_TAG and isinstance(tag.value, (list, tuple)) and len(tag.value) == 2:
+        shape, flat = tag.value
+        if isinstance(flat, np.ndarray) and isinstance(shape, (list, tuple)) \
+                and all(isinstance(d, int) and d >= 0 for d in shape):
+            return flat.reshape(shape)
+        raise ValueError("malformed RFC 8746 multi-dimensional array")
+    return tag
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """Bytes of an envelope: JSON when possible, CBOR when it carries arrays or bytes."""
+    try:
+        return json.dumps(message, separators=(",", ":"), default=_json_default,
+                          allow_nan=False).encode()
+    except (_NeedsCbor, ValueError):
+        return cbor2.dumps(message, default=_cbor_default)
+
+
+def decode(payload: bytes) -> Any:
+    """Inverse of ``encode``; raises ValueError (or a decoder error) on bad bytes."""
+    if not payload:
+        raise ValueError("empty payload")
+    first = payload[0]
+    if first == 0x7B:  # '{'
+        return json.loads(payload)
+    if 0xA0 <= first <= 0xBF:
+        return cbor2.loads(payload, tag_hook=_cbor_tag_hook)
+    raise ValueError(f"payload is neither a JSON object nor a CBOR map (first byte 0x{first:02x})")
+
+
+def is_cbor(payload: bytes) -> bool:
+    return bool(payload) and 0xA0 <= payload[0] <= 0xBF

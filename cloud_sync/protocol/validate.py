@@ -1,0 +1,235 @@
+"""One validation function per message kind, size limits, and counted rejections.
+
+``parse_message(kind, payload, device_id)`` is the single entry point used wherever
+bytes come in from the broker (coordinator ingest, agent inbound): it enforces the
+size limit of the kind *before* decoding, decodes, checks the envelope and then the
+body schema of the kind. Everything wrong raises ``ProtocolError(reason, detail)``
+with a reason from ``REASONS``; callers count it in a ``RejectionCounter`` and log it,
+and never let it escape (a malformed message must not stop a process).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import Counter
+from typing import Any, Callable
+
+from cloud_sync.protocol.codec import SCHEMA_VERSION, decode
+
+log = logging.getLogger(__name__)
+
+KB = 1024
+MB = 1024 * KB
+# Largest payload accepted per kind (bytes on the wire).
+SIZE_LIMITS: dict[str, int] = {
+    "state": 4 * KB, "td": 256 * KB, "health": 64 * KB, "result": 1 * MB,
+    "config_desired": 64 * KB, "config_reported": 64 * KB,
+    "cmd": 256 * KB, "cmd_reply": 4 * MB, "task_request": 32 * MB, "task_reply": 32 * MB,
+    "deploy": 256 * KB, "fl_global": 256 * KB, "fl_update": 32 * MB,
+    "coordinator_state": 4 * KB,
+    "deploy_order": 256 * KB,
+    "other": 1 * MB,   # device-scoped topics a component defines itself
+}
+MAX_STRING = 64 * KB   # any single string in a control body
+REASONS = ("unknown_topic", "oversize", "undecodable", "not_envelope", "bad_version",
+           "bad_envelope", "device_mismatch", "bad_body")
+DEPLOY_STATES = ("queued", "downloading", "verifying", "activating", "healthy",
+                 "rolled_back", "failed")
+
+
+class ProtocolError(ValueError):
+    """A message that breaks the protocol; ``reason`` is one of ``REASONS``."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class RejectionCounter:
+    """Thread-safe counts of rejected messages by reason (and by kind)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_reason: Counter[str] = Counter()
+        self.by_kind: Counter[str] = Counter()
+
+    def count(self, error: ProtocolError, kind: str, topic: str) -> None:
+        with self._lock:
+            self.by_reason[error.reason] += 1
+            self.by_kind[kind] += 1
+            n = self.by_reason[error.reason]
+        # Log the first few of each reason, then every 1000th: a flood must not flood the log.
+        if n <= 5 or n % 1000 == 0:
+            log.warning("rejected message on %s (%s, #%d of this reason): %s",
+                        topic, kind, n, error)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.by_reason.values())
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.by_reason)
+
+
+# ----- small field checks ----------------------------------------------------------------------
+
+def _bad(detail: str) -> ProtocolError:
+    return ProtocolError("bad_body", detail)
+
+
+def _field(body: dict, name: str, types: type | tuple[type, ...], required: bool = True) -> Any:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise _bad(f"missing field {name!r}")
+        return None
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise _bad(f"field {name!r} is a bool, expected {types}")
+    if not isinstance(value, types):
+        raise _bad(f"field {name!r} has type {type(value).__name__}, expected {types}")
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        raise _bad(f"field {name!r} is a string of {len(value)} chars (limit {MAX_STRING})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _bad(f"field {name!r} is not finite")
+    return value
+
+
+def _short_str(body: dict, name: str, required: bool = True, limit: int = 128) -> str | None:
+    value = _field(body, name, str, required)
+    if value is not None and not 0 < len(value) <= limit:
+        raise _bad(f"field {name!r} must have 1-{limit} chars")
+    return value
+
+
+NUMBER = (int, float)
+
+
+# ----- one validator per kind (body only; the envelope is checked in parse_message) --------------
+
+def validate_state(body: dict) -> None:
+    _field(body, "online", bool)
+    _field(body, "bdSeq", int, required=False)
+
+
+def validate_td(body: dict) -> None:
+    _field(body, "@context", (str, list, dict))
+    _short_str(body, "title", limit=256)
+    _field(body, "properties", dict, required=False)
+
+
+def validate_health(body: dict) -> None:
+    if _field(body, "interval_s", NUMBER) <= 0:
+        raise _bad("interval_s must be > 0")
+    _field(body, "uptime_s", NUMBER, required=False)
+    _field(body, "cpu_percent", NUMBER, required=False)
+    _field(body, "mem", dict, required=False)
+    _field(body, "outbox", dict, required=False)
+    _field(body, "tasks", dict, required=False)
+
+
+def validate_result(body: dict) -> None:
+    """Result records are the task's own dicts; only their shape is checked here."""
+
+
+def validate_config_desired(body: dict) -> None:
+    _field(body, "version", int)
+    _field(body, "config", dict)
+
+
+def validate_config_reported(body: dict) -> None:
+    _field(body, "version", int)
+    _field(body, "config", dict)
+    _field(body, "applied", bool, required=False)
+    _field(body, "error", str, required=False)
+
+
+def validate_request(body: dict) -> None:
+    """``cmd`` and ``task_request``: correlation id + arguments."""
+    _short_str(body, "corr")
+    _field(body, "args", dict, required=False)
+
+
+def validate_reply(body: dict) -> None:
+    """``cmd_reply`` and ``task_reply``: correlation id, ok flag, result or error."""
+    _short_str(body, "corr")
+    _field(body, "ok", bool)
+    _field(body, "error", str, required=False)
+
+
+def validate_deploy(body: dict) -> None:
+    state = _field(body, "state", str, required=False)
+    if state is not None and state not in DEPLOY_STATES:
+        raise _bad(f"deploy state {state!r} is not one of {DEPLOY_STATES}")
+
+
+def validate_fl_global(body: dict) -> None:
+    _field(body, "round", (int, str))
+    _field(body, "sha256", str, required=False)
+
+
+def validate_fl_update(body: dict) -> None:
+    _field(body, "round", (int, str))
+
+
+def validate_coordinator_state(body: dict) -> None:
+    _field(body, "online", bool)
+
+
+VALIDATORS: dict[str, Callable[[dict], None]] = {
+    "state": validate_state, "td": validate_td, "health": validate_health,
+    "result": validate_result, "config_desired": validate_config_desired,
+    "config_reported": validate_config_reported, "cmd": validate_request,
+    "cmd_reply": validate_reply, "task_request": validate_request,
+    "task_reply": validate_reply, "deploy": validate_deploy,
+    "fl_global": validate_fl_global, "fl_update": validate_fl_update,
+    "coordinator_state": validate_coordinator_state,
+    "deploy_order": validate_result,
+    "other": validate_result,
+}
+
+
+def validate_envelope(message: Any, device_id: str | None) -> dict:
+    """Check the envelope fields; ``device_id`` (from the topic) must match ``dev`` when given."""
+    if not isinstance(message, dict):
+        raise ProtocolError("not_envelope", f"payload decodes to {type(message).__name__}, not a map")
+    if message.get("v") != SCHEMA_VERSION:
+        raise ProtocolError("bad_version", f"schema version {message.get('v')!r}, "
+                                           f"expected {SCHEMA_VERSION}")
+    msg_id, dev, seq, ts = message.get("id"), message.get("dev"), message.get("seq"), message.get("ts")
+    if not isinstance(msg_id, str) or not 8 <= len(msg_id) <= 64:
+        raise ProtocolError("bad_envelope", "id must be a string of 8-64 chars")
+    if not isinstance(dev, str) or not 0 < len(dev) <= 64:
+        raise ProtocolError("bad_envelope", "dev must be a string of 1-64 chars")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise ProtocolError("bad_envelope", "seq must be a non-negative integer")
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
+        raise ProtocolError("bad_envelope", "ts must be a finite number (unix seconds)")
+    if not isinstance(message.get("body"), dict):
+        raise ProtocolError("bad_envelope", "body must be a map")
+    if not isinstance(message.get("historical", False), bool):
+        raise ProtocolError("bad_envelope", "historical must be a bool")
+    if device_id is not None and dev != device_id:
+        raise ProtocolError("device_mismatch", f"envelope dev {dev!r} != topic device {device_id!r}")
+    return message
+
+
+def parse_message(kind: str, payload: bytes, device_id: str | None) -> dict:
+    """Size-check, decode and validate one message of ``kind``; return the envelope."""
+    limit = SIZE_LIMITS.get(kind)
+    if limit is None:
+        raise ProtocolError("unknown_topic", f"no message kind {kind!r}")
+    if len(payload) > limit:
+        raise ProtocolError("oversize", f"{len(payload)} bytes > {limit} allowed for {kind}")
+    try:
+        message = decode(payload)
+    except RecursionError:
+        raise ProtocolError("undecodable", "nesting too deep") from None
+    except Exception as exc:  # any decoder failure on hostile bytes is a rejection, not a crash
+        raise ProtocolError("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    validate_envelope(message, device_id)
+    VALIDATORS[kind](message["body"])
+    return message

@@ -1,0 +1,95 @@
+"""What the agent says about itself: heartbeat bodies and the WoT Thing Description.
+
+Heartbeats answer the operator's first questions without logging in to the device:
+is it alive, is it overloaded or hot, is data piling up (outbox backlog, drops, last
+successful sync), which versions run, and what each task is doing.
+"""
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from typing import Any
+
+import psutil
+
+log = logging.getLogger(__name__)
+_PROCESS = psutil.Process()
+
+
+def versions() -> dict[str, str]:
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for dist in ("edge-runtime", "paho-mqtt", "onnxruntime", "ai-edge-litert"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def temperature_c() -> float | None:
+    """The hottest readable sensor (SoC on a Pi/Jetson), or None where there is none."""
+    reader = getattr(psutil, "sensors_temperatures", None)
+    if reader is None:
+        return None
+    try:
+        readings = [t.current for group in reader().values() for t in group if t.current]
+    except Exception:
+        return None
+    return max(readings) if readings else None
+
+
+def health_body(*, interval_s: float, started: float, outbox: dict[str, Any],
+                last_sync: float | None, tasks: dict[str, dict], extra: dict | None = None,
+                version_info: dict[str, str] | None = None) -> dict[str, Any]:
+    mem = psutil.virtual_memory()
+    body = {
+        "interval_s": float(interval_s),
+        "uptime_s": round(time.time() - started, 3),
+        "cpu_percent": psutil.cpu_percent(interval=None),
+        "mem": {"total": mem.total, "available": mem.available, "percent": mem.percent,
+                "rss": _PROCESS.memory_info().rss},
+        "temperature_c": temperature_c(),
+        "outbox": {**outbox, "last_sync": last_sync},
+        "versions": version_info or versions(),
+        "tasks": tasks,
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def minimal_thing_description(device_id: str, profile: Any, tasks: list[str]) -> dict[str, Any]:
+    """A small WoT TD, used when the ontology package's describer is not installed."""
+    td: dict[str, Any] = {
+        "@context": "https://www.w3.org/2022/wot/td/v1.1",
+        "@type": ["Thing"],
+        "id": f"urn:edge:device:{device_id}",
+        "title": device_id,
+        "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+        "security": ["nosec_sc"],
+        "properties": {"health": {"type": "object", "readOnly": True, "observable": True}},
+        "actions": {name: {} for name in ("ping", "get_config", "set_config", "run_task")},
+        "events": {f"result/{name}": {} for name in tasks},
+    }
+    if profile is not None:
+        to_dict = getattr(profile, "to_dict", None)
+        td["profile"] = to_dict() if to_dict else str(profile)
+    return td
+
+
+def thing_description(device_id: str, profile: Any, tasks: list[str]) -> dict[str, Any]:
+    """The ontology engineer's TD when available, else ``minimal_thing_description``."""
+    try:
+        from ontology.describe import thing_description as describe
+    except ImportError:
+        return minimal_thing_description(device_id, profile, tasks)
+    try:
+        td = describe(profile, device_id)
+        if isinstance(td, dict):
+            return td
+    except Exception:
+        log.exception("ontology.describe.thing_description failed; publishing a minimal TD")
+    return minimal_thing_description(device_id, profile, tasks)
