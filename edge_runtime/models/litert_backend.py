@@ -64,5 +64,24 @@ class LiteRTRunner(ModelRunner):
         self._interpreter.invoke()
         return [self._interpreter.get_tensor(d["index"]).copy() for d in self._out]
 
+    def dequantize_steps(self) -> list[float | None]:
+        """Per float output made by a DEQUANTIZE op: the scale of the int8 tensor it came from.
+
+        Float-I/O models that are int8 inside can only be compared in units of that scale.
+        Uses LiteRT's op listing (a private API); None where it is unavailable.
+        """
+        try:
+            ops = self._interpreter._get_ops_details()
+            tensors = {d["index"]: d for d in self._interpreter.get_tensor_details()}
+        except (AttributeError, RuntimeError, ValueError):
+            return [None] * len(self._out)
+        producer = {int(out): op for op in ops if op["op_name"] == "DEQUANTIZE" for out in op["outputs"]}
+        steps = []
+        for detail in self._out:
+            op = producer.get(detail["index"])
+            scale = tensors[int(op["inputs"][0])]["quantization"][0] if op is not None else 0.0
+            steps.append(float(scale) or None)
+        return steps
+
     def close(self):
         self._interpreter = None

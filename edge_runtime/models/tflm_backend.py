@@ -63,15 +63,19 @@ class TflmRunner(ModelRunner):
             _count_tensors(f) for f in (self._interpreter.get_input_details,
                                         self._interpreter.get_output_details)))
         n_in, n_out = counts
-        self.inputs = [spec_from_tflite_details(self._named(self._interpreter.get_input_details(i), "input", i))
-                       for i in range(n_in)]
-        self.outputs = [spec_from_tflite_details(self._named(self._interpreter.get_output_details(i), "output", i))
-                        for i in range(n_out)]
+        graph = runtime.convert_bytearray_to_object(data).subgraphs[0]
+        self.inputs = [spec_from_tflite_details(self._with_signature(
+            self._interpreter.get_input_details(i), graph.tensors[graph.inputs[i]])) for i in range(n_in)]
+        self.outputs = [spec_from_tflite_details(self._with_signature(
+            self._interpreter.get_output_details(i), graph.tensors[graph.outputs[i]])) for i in range(n_out)]
         self.arena_bytes = None
 
     @staticmethod
-    def _named(detail: dict, kind: str, index: int) -> dict:
-        return {**detail, "name": detail.get("name") or f"{kind}{index}"}
+    def _with_signature(detail: dict, tensor) -> dict:
+        """TFLM's details lack the name and the open (-1) dims; the flatbuffer has them."""
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+        signature = tensor.shapeSignature if tensor.shapeSignature is not None else detail["shape"]
+        return {**detail, "name": name, "shape_signature": signature}
 
     def _create(self, runtime, data: bytes, arena_size: int | None):
         """Start from the given arena (or 10x the model, at least 16 KiB), doubling while too small.
