@@ -61,10 +61,12 @@ class ModelRegistry:
         if not _NAME_RE.match(name):
             raise RegistryError(f"model name {name!r}: use letters, digits, . _ - (max 64)")
         existing = self.versions(name)
+        digest = file_sha256(file)
+        if version is None and existing and self.get(name, existing[-1]).sha256 == digest:
+            return self.get(name, existing[-1])          # re-adding the newest bytes: no new version
         version = version or f"v{len(existing) + 1}"
         if not _NAME_RE.match(version):
             raise RegistryError(f"version {version!r}: use letters, digits, . _ - (max 64)")
-        digest = file_sha256(file)
         if version in existing:
             old = self.get(name, version)
             if old.sha256 != digest:

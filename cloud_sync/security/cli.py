@@ -16,8 +16,9 @@ examples:
   mosquitto -c broker.conf   # with: include the lines of var/security/mosquitto.conf
 
 Files: <data>/security/{passwd,acl,mosquitto.conf,devices/<id>.json,pki/}. A device may
-publish only under <root>/v1/<fleet>/<id>/# and read its cmd/#, config/desired, deploy/#
-and the fleet's fl/+/global; the coordinator role reads and writes the fleet subtree.
+publish only under <root>/v1/<fleet>/<id>/# and read its cmd/#, task/+/request,
+config/desired, deploy/#, plus the fleet's fl/+/global and _sys/coordinator/+; the
+coordinator role reads and writes the fleet subtree.
 """
 
 CERT_EPILOG = """\
@@ -34,9 +35,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _store(args):
-    from cloud_sync.security.acl import TopicScope
+    from cloud_sync.protocol.topics import TopicTree
     from cloud_sync.security.credentials import CredentialStore
-    return CredentialStore(args.data, TopicScope(args.root, args.fleet))
+    return CredentialStore(args.data, TopicTree(args.root, args.fleet))
 
 
 def _pki(args):

@@ -17,7 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cloud_sync.security.acl import AclRules, TopicScope, check_device_id
+from cloud_sync.protocol.topics import TopicTree
+from cloud_sync.security.acl import AclRules, check_device_id, check_user_name
 from cloud_sync.security.passwords import PasswordFile, new_password
 from cloud_sync.security.tokens import TokenStore
 
@@ -34,9 +35,9 @@ class Credentials:
 
 
 class CredentialStore:
-    def __init__(self, data_dir: Path, scope: TopicScope | None = None):
+    def __init__(self, data_dir: Path, scope: TopicTree | None = None):
         self.dir = Path(data_dir) / "security"
-        self.scope = scope or TopicScope()
+        self.scope = scope or TopicTree()
         self.passwd_path = self.dir / "passwd"
         self.acl_path = self.dir / "acl"
         self.conf_path = self.dir / "mosquitto.conf"
@@ -64,7 +65,10 @@ class CredentialStore:
         """Create credentials for ``username`` (kept if they exist unless ``rotate``); rewrite broker files."""
         if role not in ("device", "coordinator"):
             raise ValueError(f"role must be 'device' or 'coordinator', not {role!r}")
-        check_device_id(username, allow_reserved=role == "coordinator")
+        if role == "device":
+            check_device_id(username)
+        else:
+            check_user_name(username)
         existing = self.get(username, role)
         if existing and not rotate:
             creds = existing
