@@ -36,7 +36,10 @@ class SparqlSyntaxError(ValueError):
     @classmethod
     def from_parser(cls, text: str) -> "SparqlSyntaxError":
         found = _POSITION.search(text)
-        return cls(text, int(found.group(1)), int(found.group(2))) if found else cls(text)
+        if not found:
+            return cls(text.strip())
+        message = _POSITION.sub("", text, count=1).lstrip(": ").strip() or text.strip()
+        return cls(message, int(found.group(1)), int(found.group(2)))
 
 
 class QueryTimeout(TimeoutError):
@@ -134,8 +137,10 @@ class _OxigraphBackend:
         self.store.bulk_load(path=str(path), format=formats[fmt])
 
     def close(self) -> None:
-        if self.location != ":memory:":
+        """Flush and release the store (RocksDB's lock goes with the last reference)."""
+        if self.store is not None and self.location != ":memory:":
             self.store.flush()
+            self.store = None
 
 
 class GraphStore:
