@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     fit.set_defaults(handler=_fit)
 
 
-def _profile_or_error(name: str):
+def profile_or_error(name: str):
     from device_profiles import ProfileError, load_profile
     from device_profiles.detect import detect_profile
 
@@ -98,7 +98,7 @@ def print_profile(profile, as_json: bool) -> None:
 
 
 def _show(args) -> int:
-    print_profile(_profile_or_error(args.profile), args.json)
+    print_profile(profile_or_error(args.profile), args.json)
     return 0
 
 
@@ -118,7 +118,7 @@ def _detect(args) -> int:
 def _fit(args) -> int:
     from device_profiles.fit import check_fit
 
-    profile = _profile_or_error(args.profile)
+    profile = profile_or_error(args.profile)
     try:
         report = check_fit(args.model, profile)
     except (FileNotFoundError, ValueError) as exc:
