@@ -122,3 +122,42 @@ class Requester:
                 self._forget(corr)
                 out[device_id] = None
         return out
+
+
+class RequestClient:
+    """A stand-alone requester (its own connection), for ``cloud-sync cmd`` and scripts that
+    need to talk to devices without running a coordinator."""
+
+    def __init__(self, broker_url: str, topics: TopicTree, client_id: str | None = None):
+        from cloud_sync.protocol import ProtocolError, parse_message
+
+        self._parse, self._error = parse_message, ProtocolError
+        self.topics = topics
+        self.link = Link(broker_url, client_id or f"cli-{new_message_id()[:8]}",
+                         on_connect=self._on_connect, on_message=self._on_message)
+        self.requester = Requester(self.link, topics, sender="cli")
+        self._subscribed = threading.Event()
+
+    def __enter__(self) -> "RequestClient":
+        self.link.start()
+        if not self._subscribed.wait(10.0):
+            self.link.stop()
+            raise ConnectionError(f"could not connect to {self.link.url}: {self.link.last_error}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.link.stop()
+
+    def _on_connect(self, link: Link) -> None:
+        link.subscribe_and_wait(self.requester.reply_filters())
+        self._subscribed.set()
+
+    def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
+        route = self.topics.route(topic)
+        if route is None or route.kind not in ("cmd_reply", "task_reply"):
+            return
+        try:
+            message = self._parse(route.kind, payload, route.device_id)
+        except self._error:
+            return
+        self.requester.resolve(route.device_id, message["body"], len(payload))

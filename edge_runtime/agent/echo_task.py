@@ -1,4 +1,8 @@
-"""A trivial task that counts and echoes: the smallest real workload, used in spine tests."""
+"""A trivial task that counts and echoes: the smallest real workload, used in spine tests.
+
+Params: ``per_step`` records per step (default 1), ``limit`` total records after which
+it goes quiet (default: no limit), ``payload_bytes`` of filler per record (default 0).
+"""
 from __future__ import annotations
 
 import time
@@ -13,10 +17,23 @@ class EchoTask(Task):
     def __init__(self, name, params, context):
         super().__init__(name, params, context)
         self.counter = 0
+        self.per_step = int(self.params.get("per_step", 1))
+        self.limit = self.params.get("limit")
+        self.filler = "x" * int(self.params.get("payload_bytes", 0))
 
     def step(self) -> list[dict[str, Any]]:
-        self.counter += 1
-        return [{"n": self.counter, "t": time.time()}]
+        n = self.per_step if self.limit is None else min(self.per_step, int(self.limit) - self.counter)
+        records = []
+        for _ in range(max(0, n)):
+            self.counter += 1
+            record = {"n": self.counter, "t": time.time()}
+            if self.filler:
+                record["filler"] = self.filler
+            records.append(record)
+        return records
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         return {"echo": request}
+
+    def status(self) -> dict[str, Any]:
+        return {"emitted": self.counter}

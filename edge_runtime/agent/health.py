@@ -80,16 +80,26 @@ def minimal_thing_description(device_id: str, profile: Any, tasks: list[str]) ->
     return td
 
 
-def thing_description(device_id: str, profile: Any, tasks: list[str]) -> dict[str, Any]:
-    """The ontology engineer's TD when available, else ``minimal_thing_description``."""
-    try:
-        from ontology.describe import thing_description as describe
-    except ImportError:
-        return minimal_thing_description(device_id, profile, tasks)
-    try:
-        td = describe(profile, device_id)
-        if isinstance(td, dict):
-            return td
-    except Exception:
-        log.exception("ontology.describe.thing_description failed; publishing a minimal TD")
+def _ontology_describer():
+    import importlib
+
+    for module in ("ontology.describe", "ontology.describe_device"):
+        try:
+            return importlib.import_module(module).thing_description
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+def thing_description(device_id: str, profile: Any, tasks: list[str],
+                      base_topic: str | None = None) -> dict[str, Any]:
+    """The ontology package's TD when installed, else ``minimal_thing_description``."""
+    describe = _ontology_describer()
+    if describe is not None:
+        try:
+            td = describe(profile, device_id, base_topic)
+            if isinstance(td, dict):
+                return td
+        except Exception:
+            log.exception("ontology thing_description failed; publishing a minimal TD")
     return minimal_thing_description(device_id, profile, tasks)

@@ -66,7 +66,11 @@ class Agent:
         oc = self.config.outbox
         self.outbox = Outbox(self.config.state_dir / "outbox.sqlite", oc.max_messages,
                              oc.max_bytes, oc.drop_policy, oc.synchronous)
+        # Two sequences: ``_seq`` numbers durable (outbox) messages, persisted with them, so
+        # results of a device are numbered 1, 2, 3... across restarts with no gap or repeat;
+        # ``_control_seq`` numbers the rest (state, health, replies) per boot.
         self._seq = int(self.outbox.get_meta("seq", 0))
+        self._control_seq = 0
         self.bd_seq = int(self.outbox.get_meta("bdSeq", 0)) + 1
         self.outbox.set_meta("bdSeq", self.bd_seq)
         will = (self.topics.device(self.device_id, "state"), self._state_payload(False), 1, True)
@@ -101,6 +105,9 @@ class Agent:
         return self
 
     def stop(self) -> None:
+        """Publish 'offline', stop tasks and components, keep the outbox for next time."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._heartbeat_wake.set()
         for component in reversed(self.components):
@@ -135,11 +142,14 @@ class Agent:
     def publish(self, suffix: str, body: dict[str, Any], *, durable: bool = False,
                 retain: bool = False, qos: int = 1) -> None:
         topic = self.topics.device(self.device_id, suffix)
-        payload = encode(envelope(self.device_id, self._next_seq(), body))
         if durable:
-            self.outbox.put(topic, payload, qos, retain)
+            with self._seq_lock:
+                self._seq += 1
+                payload = encode(envelope(self.device_id, self._seq, body))
+                self.outbox.put_many([(topic, payload, qos, retain)], meta={"seq": self._seq})
             self.delivery.notify()
         else:
+            payload = encode(envelope(self.device_id, self._next_control_seq(), body))
             self.link.publish(topic, payload, qos, retain)
 
     def subscribe_suffix(self, suffix_filter: str, callback: Callable[[InboundMessage], None]) -> None:
@@ -190,10 +200,10 @@ class Agent:
         return report
 
     # ----- internals -------------------------------------------------------------------------------
-    def _next_seq(self) -> int:
+    def _next_control_seq(self) -> int:
         with self._seq_lock:
-            self._seq += 1
-            return self._seq
+            self._control_seq += 1
+            return self._control_seq
 
     def _load_persisted_config(self) -> None:
         self._config_version = 0
@@ -235,7 +245,8 @@ class Agent:
                    (device("config/desired"), 1), (self.topics.coordinator_presence(), 1)]
         filters += [(device(suffix), 1) for suffix, _ in self._subscriptions]
         link.subscribe_and_wait(filters)
-        self.publish("td", thing_description(self.device_id, self.profile, list(self.runners)),
+        self.publish("td", thing_description(self.device_id, self.profile, list(self.runners),
+                                       self.topics.device(self.device_id, "")[:-1]),
                      retain=True)
         self.publish("config/reported", {"version": self._config_version,
                                          "config": self.config.settable(), "applied": True},
@@ -330,7 +341,7 @@ class Agent:
         topic = self.topics.device(self.device_id, "health")
         while not self._stop.is_set():
             if self.link.connected.is_set():
-                payload = encode(envelope(self.device_id, self._next_seq(), self.health()))
+                payload = encode(envelope(self.device_id, self._next_control_seq(), self.health()))
                 self.link.publish(topic, payload, qos=0)
             self._heartbeat_wake.wait(self.config.heartbeat_s)
             self._heartbeat_wake.clear()

@@ -76,9 +76,10 @@ TASK_KINDS: dict[str, str] = {
 
 
 def load_task_class(kind: str) -> type[Task]:
-    """The Task class for ``kind``, with a clear error listing the known kinds."""
+    """The Task class for ``kind`` (a registered kind, or a ``module:Class`` path for tasks
+    outside this package), with a clear error listing the known kinds."""
     try:
-        target = TASK_KINDS[kind]
+        target = kind if ":" in kind else TASK_KINDS[kind]
     except KeyError:
         raise ValueError(f"unknown task kind {kind!r}; known kinds: {', '.join(sorted(TASK_KINDS))}") from None
     module_name, _, class_name = target.partition(":")
