@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,14 @@ def _term(node) -> Term | None:
 
 
 class _OxigraphBackend:
-    """pyoxigraph; queries run in a worker thread (Oxigraph releases the GIL) so a time limit holds."""
+    """pyoxigraph; queries run in a worker thread (Oxigraph releases the GIL) so a time limit holds.
+
+    A timed-out query stops at its next result row. One that computes a single huge aggregate
+    cannot be interrupted and finishes in the background, so at most MAX_RUNNING queries run at
+    once: runaway queries cannot pile up and starve the coordinator.
+    """
+
+    MAX_RUNNING = 4
 
     def __init__(self, path: Path | None, read_only: bool = False):
         import pyoxigraph
@@ -84,20 +92,27 @@ class _OxigraphBackend:
                     f"cannot open the graph store in {path}: {exc}. If the coordinator is running it "
                     f"holds this store; query it through its endpoint instead (--endpoint URL)") from exc
         self.location = str(path) if path else ":memory:"
+        self._slots = threading.BoundedSemaphore(self.MAX_RUNNING)
 
     def query(self, sparql: str, timeout_s: float) -> QueryResult:
         box: dict[str, Any] = {}
         cancelled = threading.Event()
+        started = time.monotonic()
+        if not self._slots.acquire(timeout=timeout_s):
+            raise QueryTimeout(f"all {self.MAX_RUNNING} query slots are busy with earlier long queries; "
+                               f"waited {timeout_s:g} s")
 
         def work():
             try:
                 box["result"] = self._evaluate(sparql, cancelled)
             except BaseException as exc:  # handed to the caller's thread
                 box["error"] = exc
+            finally:
+                self._slots.release()
 
         worker = threading.Thread(target=work, name="sparql-query", daemon=True)
         worker.start()
-        worker.join(timeout_s)
+        worker.join(max(0.0, timeout_s - (time.monotonic() - started)))
         if worker.is_alive():
             cancelled.set()  # stops at the next row; a single long aggregate runs on unobserved
             raise QueryTimeout(f"query ran past its {timeout_s:g} s limit")

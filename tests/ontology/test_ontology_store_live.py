@@ -18,7 +18,7 @@ from ontology.store import GraphStore, QueryTimeout, SparqlSyntaxError
 from ontology.describe_device import device_graph
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
-HEAVY = ("SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }")
+HEAVY = ("SELECT * WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }")
 
 
 @dataclass
