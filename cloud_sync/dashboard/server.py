@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Callable
 
-from cloud_sync.dashboard.events import EventHub
+from cloud_sync.dashboard.live_feed import LiveFeed
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def error_response(status: int, message: str) -> Response:
 class DashboardServer:
     """Serves the dashboard on ``host:port`` (port 0 picks a free one) in a background thread."""
 
-    def __init__(self, api: dict[str, Callable[[str], Any]], hub: EventHub,
+    def __init__(self, api: dict[str, Callable[[str], Any]], hub: LiveFeed,
                  host: str = "127.0.0.1", port: int = 0, write_token: str | None = None):
         self.api = api                # "/api/fleet" -> fn(rest_of_path) -> JSON-able
         self.hub = hub

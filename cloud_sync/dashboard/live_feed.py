@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 
-class EventHub:
+class LiveFeed:
     def __init__(self, per_client_queue: int = 256):
         self._clients: set[queue.Queue] = set()
         self._lock = threading.Lock()

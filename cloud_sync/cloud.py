@@ -1,0 +1,95 @@
+"""The whole cloud side in one object: coordinator + fleet graph + activity log + dashboard.
+
+``cloud-sync coordinator`` and ``cloud-sync demo`` both run a ``CloudStack``; tests use it
+in-process. Each part stays its own concern (ingest in ``coordinator``, the graph in
+``ontology``, HTTP in ``dashboard``); this module only wires them together.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cloud_sync.coordinator import Coordinator
+from cloud_sync.dashboard.activity import ActivityLog
+from cloud_sync.dashboard.live_feed import LiveFeed
+from cloud_sync.dashboard.server import DashboardServer
+from cloud_sync.dashboard.views import FleetViews
+
+log = logging.getLogger(__name__)
+
+
+class CloudStack:
+    def __init__(self, broker_url: str | None, data_dir: Path | str, *, http_host: str = "127.0.0.1",
+                 http_port: int = 0, write_token: str | None = None, graph_location: str | None = None,
+                 **coordinator_options: Any):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.write_token = write_token or secrets.token_urlsafe(24)
+        self.coordinator = Coordinator(broker_url, self.data_dir, **coordinator_options)
+        self.feed = LiveFeed()
+        self.activity = ActivityLog(self.data_dir, notify=self.feed.publish)
+        self.graph_location = graph_location or str(self.data_dir / "graph")
+        self.graph_store = None
+        self.fleet_graph = None
+        self.http_host, self.http_port = http_host, http_port
+        self.server: DashboardServer | None = None
+
+    @property
+    def broker_url(self) -> str | None:
+        return self.coordinator.broker_url
+
+    @property
+    def dashboard_url(self) -> str | None:
+        return self.server.url if self.server else None
+
+    def start(self, wait_s: float = 15.0) -> "CloudStack":
+        self._open_graph()
+        self.coordinator.add_listener(self._forward_event)
+        self.coordinator.start(wait_s=wait_s)
+        views = FleetViews(self.coordinator, self.activity, self.graph_store)
+        self.server = DashboardServer(views.routes(), self.feed, self.http_host, self.http_port,
+                                      write_token=self.write_token)
+        if self.graph_store is not None:
+            from ontology.endpoint import SparqlEndpoint
+            endpoint = SparqlEndpoint(self.graph_store, update_token=self.write_token)
+            self.server.mount("GET", "/sparql", endpoint.handle)
+            self.server.mount("POST", "/sparql", endpoint.handle)
+        self.server.start()
+        log.info("dashboard at %s", self.server.url)
+        return self
+
+    def _open_graph(self) -> None:
+        """The fleet graph is optional: without the cloud extra the coordinator still ingests."""
+        try:
+            from ontology.live import FleetGraph
+            from ontology.store import GraphStore
+        except ImportError as exc:
+            log.warning("fleet graph disabled (%s); install the 'cloud' extra", exc)
+            return
+        self.graph_store = GraphStore.open(self.graph_location)
+        self.fleet_graph = FleetGraph(self.graph_store).attach(self.coordinator)
+
+    def _forward_event(self, event) -> None:
+        """Coordinator event -> a small summary for browsers (never the whole payload)."""
+        summary = {"kind": event.kind, "device": event.device_id, "ts": event.ts}
+        if event.kind == "result":
+            summary["task"] = (event.body or {}).get("task")
+        elif event.kind == "state":
+            summary["online"] = (event.body or {}).get("online")
+        self.feed.publish(summary)
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+        self.coordinator.stop()
+        if self.fleet_graph is not None:
+            self.fleet_graph.flush()
+        self.activity.close()
+
+    def __enter__(self) -> "CloudStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
