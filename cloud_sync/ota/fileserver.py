@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,9 +24,10 @@ class ArtifactServer:
     """``ArtifactServer(models_root, port=0).start()``; ``.url_for(manifest)`` gives the device URL."""
 
     def __init__(self, models_root: Path, host: str = "127.0.0.1", port: int = 0,
-                 public_host: str | None = None, token: str | None = None):
+                 public_host: str | None = None, token: str | None = None, rate_bps: float | None = None):
         self.models_root = Path(models_root)
         self.token = token
+        self.rate_bps = rate_bps      # per download; keeps a fleet roll-out from saturating the uplink
         self.requests: list[tuple[str, str | None]] = []      # (path, Range header) for diagnostics
         server = self
 
@@ -57,9 +59,13 @@ class ArtifactServer:
                 self.end_headers()
                 with open(file, "rb") as handle:
                     handle.seek(start)
+                    began, sent = time.monotonic(), 0
                     try:
                         for block in iter(lambda: handle.read(BLOCK), b""):
                             self.wfile.write(block)
+                            sent += len(block)
+                            if server.rate_bps:
+                                time.sleep(max(0.0, sent / server.rate_bps - (time.monotonic() - began)))
                     except (BrokenPipeError, ConnectionResetError):
                         pass                                   # the device went away mid-download
 

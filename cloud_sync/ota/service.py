@@ -114,12 +114,13 @@ class OtaService:
     """
 
     def __init__(self, coordinator: Any, *, http_host: str = "127.0.0.1", http_port: int = 0,
-                 public_host: str | None = None, graph: Any = None):
+                 public_host: str | None = None, graph: Any = None, rate_bps: float | None = None):
         self.coordinator = coordinator
         self.graph = graph
         self._latest: dict[tuple[str, str], dict[str, Any]] = {}
         registry = ModelRegistry(coordinator.data_dir)
-        self.server = ArtifactServer(registry.root, http_host, http_port, public_host=public_host)
+        self.server = ArtifactServer(registry.root, http_host, http_port, public_host=public_host,
+                                     rate_bps=rate_bps)
         self.deployments = Deployments(coordinator.data_dir, self._publish, self._reports,
                                        f"http://{self.server.public_host}:{self.server.port}")
 

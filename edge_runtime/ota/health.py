@@ -78,17 +78,17 @@ class HealthMonitor:
         return int(ok.size), int((~ok).sum()), p95
 
 
-def instrument(task: Any, monitor: HealthMonitor) -> Callable[[], None]:
-    """Count the task's served requests into ``monitor``; returns the function that undoes it.
+def instrument(task: Any, monitor: HealthMonitor, method: str = "handle") -> Callable[[], None]:
+    """Count calls of the task's ``method`` into ``monitor``; returns the function that undoes it.
 
-    A reply dict with an ``"error"`` key counts as a failure, like an exception.
+    An exception or a reply dict with an ``"error"`` key counts as a failure.
     """
-    original = task.handle
+    original = getattr(task, method)
 
-    def handle(request):
+    def wrapped(*args, **kwargs):
         start = time.perf_counter()
         try:
-            reply = original(request)
+            reply = original(*args, **kwargs)
         except Exception:
             monitor.record(False, (time.perf_counter() - start) * 1e3)
             raise
@@ -96,8 +96,8 @@ def instrument(task: Any, monitor: HealthMonitor) -> Callable[[], None]:
         monitor.record(not failed, (time.perf_counter() - start) * 1e3)
         return reply
 
-    task.handle = handle
-    return lambda: task.__dict__.pop("handle", None)
+    setattr(task, method, wrapped)
+    return lambda: task.__dict__.pop(method, None)
 
 
 class HealthGate:

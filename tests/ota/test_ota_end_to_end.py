@@ -1,0 +1,116 @@
+"""Signed OTA over real MQTT: Mosquitto with per-device passwords and ACLs, a coordinator with
+the OTA service and its artifact server, an agent whose ModelTask gets the new model."""
+from __future__ import annotations
+
+import os
+import time
+from urllib.parse import quote
+
+import pytest
+
+from cloud_sync.coordinator import Coordinator
+from cloud_sync.mosquitto import MosquittoProcess
+from cloud_sync.ota.registry import ModelRegistry
+from cloud_sync.ota.service import OtaService
+from cloud_sync.security.credentials import CredentialStore
+from edge_runtime.agent.runtime import Agent
+from edge_runtime.ota.component import KEYS_ENV
+from edge_runtime.waiting import wait_until
+
+
+def _url(port: int, creds) -> str:
+    return f"mqtt://{quote(creds.username)}:{quote(creds.password)}@127.0.0.1:{port}"
+
+
+@pytest.fixture
+def fleet(tmp_path, monkeypatch, onnx_models):
+    """Secured broker + coordinator with OTA + agent dev-a serving initial.onnx as task 'kws'."""
+    cloud = tmp_path / "cloud"
+    store = CredentialStore(cloud)
+    device, coordinator_creds = store.add("dev-a"), store.add("coordinator", role="coordinator")
+    registry = ModelRegistry(cloud)                    # creates the fleet key
+    monkeypatch.setenv(KEYS_ENV, str(registry.public_key_path))
+    (tmp_path / "broker").mkdir()
+    stay = "user root\n" if os.geteuid() == 0 else ""
+    broker = MosquittoProcess(workdir=tmp_path / "broker", extra_conf=stay + store.mosquitto_conf(),
+                              allow_anonymous=False).start()
+    coordinator = Coordinator(_url(broker.port, coordinator_creds), cloud).start()
+    ota = OtaService(coordinator).start()
+    initial = onnx_models.make(tmp_path / "initial.onnx", seed=1)
+    agent = Agent({"device_id": "dev-a", "broker": _url(broker.port, device), "state_dir": str(tmp_path / "dev-a"),
+                   "heartbeat_s": 1.0, "tasks": [{"kind": "model", "name": "kws", "interval_s": 0.1,
+                                                   "params": {"model": str(initial)}}]}).start()
+    assert agent.wait_connected(15), "agent could not log in with its own credentials"
+    wait_until(lambda: coordinator.device("dev-a"), 15, what="dev-a registered at the coordinator")
+    yield registry, ota, agent
+    agent.stop()
+    ota.stop()
+    coordinator.stop()
+    broker.stop()
+
+
+def _serving(agent) -> str:
+    return os.path.basename(agent.tasks["kws"].status()["model"])
+
+
+def test_good_model_goes_healthy_over_mqtt(tmp_path, fleet, onnx_models):
+    registry, ota, agent = fleet
+    registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
+    job = ota.deploy("kws", "dev-a", task="kws",
+                     health={"window_s": 2.0, "min_requests": 3, "probe_interval_s": 0.1})
+    final = ota.wait(job["job"], 60)
+    assert final["state"] == "healthy", final["devices"]
+    assert final["devices"]["dev-a"]["phase"] == "healthy"
+    assert _serving(agent) == "model.onnx" and "/kws/v1/" in agent.tasks["kws"].status()["model"]
+
+
+def test_flipped_byte_is_rejected_and_old_model_keeps_serving(tmp_path, fleet, onnx_models):
+    registry, ota, agent = fleet
+    manifest = registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
+    artifact = registry.artifact(manifest)
+    data = bytearray(artifact.read_bytes())
+    data[-10] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    runs_before = agent.tasks["kws"].runs
+    job = ota.deploy("kws", ["dev-a"], task="kws")
+    final = ota.wait(job["job"], 60)
+    assert final["devices"]["dev-a"]["phase"] == "rejected", final["devices"]
+    assert "sha256" in final["devices"]["dev-a"]["detail"]
+    assert _serving(agent) == "initial.onnx"
+    wait_until(lambda: agent.tasks["kws"].runs > runs_before + 3, 10, what="the old model to keep running")
+
+
+def test_broken_model_is_rolled_back_within_30_s(tmp_path, fleet, onnx_models):
+    registry, ota, agent = fleet
+    registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2, nan=True), name="kws")
+    start = time.monotonic()
+    job = ota.deploy("kws", ["dev-a"], task="kws")
+    final = ota.wait(job["job"], 30)
+    assert final["devices"]["dev-a"]["phase"] == "rolled_back", final["devices"]
+    assert time.monotonic() - start < 30
+    assert _serving(agent) == "initial.onnx"
+
+
+def test_agent_restart_in_the_middle_of_downloading_resumes(tmp_path, fleet, onnx_models):
+    registry, ota, agent = fleet
+    big = onnx_models.make(tmp_path / "kws.onnx", seed=3, hidden=8192)          # ~400 KB
+    manifest = registry.add(big, name="kws")
+    ota.server.rate_bps = manifest.size / 3                                       # ~3 s download
+    job = ota.deploy("kws", ["dev-a"], task="kws",
+                     health={"window_s": 1.0, "min_requests": 3, "probe_interval_s": 0.1})
+    part = agent.config.state_dir / "components" / "otacomponent" / "ota" / "downloads" / f"{job['job']}.part"
+    wait_until(lambda: part.exists() and part.stat().st_size > 0, 15, what="the download to start")
+    config = agent.config
+    agent.stop()                                                                  # reboot mid-download
+    kept = part.stat().st_size
+    assert 0 < kept < manifest.size
+    assert ota.status(job["job"])["devices"]["dev-a"]["phase"] == "downloading"
+    ota.server.rate_bps = None
+    restarted = Agent(config).start()
+    try:
+        final = ota.wait(job["job"], 60)
+        assert final["devices"]["dev-a"]["phase"] == "healthy", final["devices"]
+        assert any(r == f"bytes={kept}-" for _, r in ota.server.requests), ota.server.requests
+        assert "/kws/v1/" in restarted.tasks["kws"].status()["model"]
+    finally:
+        restarted.stop()
