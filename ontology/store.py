@@ -92,6 +92,7 @@ class _OxigraphBackend:
                     f"cannot open the graph store in {path}: {exc}. If the coordinator is running it "
                     f"holds this store; query it through its endpoint instead (--endpoint URL)") from exc
         self.location = str(path) if path else ":memory:"
+        self.read_only = read_only
         self._slots = threading.BoundedSemaphore(self.MAX_RUNNING)
 
     def query(self, sparql: str, timeout_s: float) -> QueryResult:
@@ -154,7 +155,8 @@ class _OxigraphBackend:
     def close(self) -> None:
         """Flush and release the store (RocksDB's lock goes with the last reference)."""
         if self.store is not None and self.location != ":memory:":
-            self.store.flush()
+            if not self.read_only:
+                self.store.flush()
             self.store = None
 
 
