@@ -8,6 +8,7 @@ tensor: real = scale * (q - zero_point). Callers hand float data and get float d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ class TensorSpec:
     scale: float = 0.0              # 0 means "not quantised"
     zero_point: int = 0
 
-    @property
+    @cached_property
     def quantized(self) -> bool:
         return self.scale != 0.0 and np.issubdtype(self.dtype, np.integer)
 
@@ -72,15 +73,17 @@ def _shape_matches(expected: Sequence[int], got: Sequence[int]) -> bool:
 
 def as_input_list(x: Any, specs: Sequence[TensorSpec]) -> list[np.ndarray]:
     """One array, a list in input order, or a dict by input name -> list in input order."""
-    if isinstance(x, Mapping):
+    if type(x) is np.ndarray and len(specs) == 1:  # the common case, kept cheap
+        return [x]
+    if isinstance(x, (list, tuple)):
+        arrays = list(x)
+    elif isinstance(x, Mapping):
         missing = [s.name for s in specs if s.name not in x]
         unknown = [k for k in x if k not in {s.name for s in specs}]
         if missing or unknown:
             raise ModelError(f"inputs by name: missing {missing}, unknown {unknown}; "
                              f"the model's inputs are {[s.name for s in specs]}")
         arrays = [x[s.name] for s in specs]
-    elif isinstance(x, (list, tuple)):
-        arrays = list(x)
     else:
         arrays = [x]
     if len(arrays) != len(specs):
@@ -90,6 +93,8 @@ def as_input_list(x: Any, specs: Sequence[TensorSpec]) -> list[np.ndarray]:
 
 def prepare_input(x: np.ndarray, spec: TensorSpec, raw: bool) -> np.ndarray:
     """Check shape and dtype of one input and convert it to what the model consumes."""
+    if x.dtype == spec.dtype and x.shape == spec.shape:  # fast path: already exactly right
+        return x
     if not _shape_matches(spec.shape, x.shape):
         raise ModelError(f"input {spec.name!r}: expected shape {list(spec.shape)} "
                          f"(-1 = any), got {list(x.shape)}")
