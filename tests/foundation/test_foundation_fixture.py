@@ -32,3 +32,13 @@ def test_fresh_onnx_export_matches(tmp_path):
     path = export_onnx(build_model(), tmp_path / "fresh.onnx")
     x = sample_input(7).numpy()
     np.testing.assert_allclose(load_model(path).run(x)[0], reference(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_fresh_tflite_export_matches(tmp_path):
+    """litert-torch (the 'convert' extra) is heavy to import (~30 s): slow, and skipped without it."""
+    pytest.importorskip("litert_torch", reason="litert-torch not installed (pip install 'edge-runtime[convert]')")
+    from edge_runtime.models.fixtures.make_fixture import export_tflite
+    path = export_tflite(build_model(), tmp_path / "fresh.tflite")
+    x = sample_input(7).numpy()
+    np.testing.assert_allclose(load_model(path, backend="litert").run(x)[0], reference(x), rtol=1e-4, atol=1e-5)
