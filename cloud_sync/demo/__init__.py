@@ -1,0 +1,1 @@
+"""`cloud-sync demo`: the whole system on one machine, on embedded defaults."""

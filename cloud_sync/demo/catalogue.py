@@ -1,0 +1,9 @@
+"""The demo's workloads, in start order (one module each)."""
+from __future__ import annotations
+
+from cloud_sync.demo.workloads import Workload
+
+
+def all_workloads() -> list[Workload]:
+    from cloud_sync.demo.mcu import McuModel
+    return [McuModel()]
