@@ -32,7 +32,7 @@ class PersonConfig:
     max_height_m: float = 2.2
     max_extent_m: float = 1.3        # longest footprint side
     min_extent_m: float = 0.15
-    max_bottom_m: float = 0.7        # a person's lowest point is near the ground (legs)
+    max_bottom_m: float = 1.1        # legs reach the ground; near a ceiling mast only the upper body shows
 
 
 @dataclass
@@ -40,7 +40,7 @@ class BackgroundConfig:
     voxel_m: float = 0.2
     learn_frames: int = 20           # frames learned before detection starts
     occupied_fraction: float = 0.25  # a voxel seen this often is background (people move on)
-    update_rate: float = 0.01        # slow update afterwards (exponential average)
+    update_rate: float = 0.002       # slow update: a still person fades into background after ~15 s
     max_range_m: float = 40.0
 
 

@@ -35,14 +35,20 @@ class Detection:
 
 def detect_people(points: np.ndarray, config: PipelineConfig | None = None,
                   plane: GroundPlane | None = None,
-                  foreground: np.ndarray | None = None) -> list[Detection]:
-    """Person candidates in one frame; ``foreground`` (bool per point) drops known background."""
+                  foreground: np.ndarray | None = None,
+                  height: np.ndarray | None = None) -> list[Detection]:
+    """Person candidates in one frame.
+
+    ``foreground`` (bool per point) drops known background; ``height`` (above the plane, per
+    point) may be passed when the caller already computed it.
+    """
     config = config or PipelineConfig()
     if points.ndim != 2 or points.shape[1] < 3:
         raise ValueError(f"expected an (N, 3) point array, got shape {points.shape}")
     if plane is None:
         plane = fit_ground_plane(points, config.ground)
-    height = plane.height(points)
+    if height is None:
+        height = plane.height(points)
     keep = (height > config.cluster.min_height_m) & (height < config.cluster.max_height_m)
     if foreground is not None:
         keep &= foreground

@@ -1,0 +1,1 @@
+"""Cloud side of LiDAR tracking: embedding training, transit-time model, global linking."""

@@ -1,0 +1,102 @@
+"""The static-sensor path on the device: background → ground → clustering → person filter →
+tracking → features and embeddings. Frames in, world-frame tracks and finished segments out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_runtime.lidar.background import OccupancyBackground
+from edge_runtime.lidar.config import PipelineConfig
+from edge_runtime.lidar.detect import Detection, detect_people
+from edge_runtime.lidar.features import detection_features, embedding_input, segment_features
+from edge_runtime.lidar.ground import GroundPlane, fit_ground_plane
+from edge_runtime.lidar.segment import TrackSegment
+from edge_runtime.lidar.sensors import SensorSpec
+from edge_runtime.lidar.tracker import MultiObjectTracker, Track
+
+
+@dataclass
+class FrameOutput:
+    t: float
+    tracks: list[dict] = field(default_factory=list)            # live confirmed tracks, world frame
+    finished: list[TrackSegment] = field(default_factory=list)  # tracks that ended this frame
+    detections: int = 0
+
+
+@dataclass
+class _Observation:
+    """What a track keeps per frame once processed: features and embedding, no points."""
+
+    features: np.ndarray
+    embedding: np.ndarray | None
+
+
+class SensorPipeline:
+    def __init__(self, sensor: SensorSpec, config: PipelineConfig | None = None, embedder=None):
+        self.sensor = sensor
+        self.config = config or PipelineConfig()
+        self.embedder = embedder
+        self.background = OccupancyBackground(self.config.background)
+        self.tracker = MultiObjectTracker(self.config.tracker)
+        self.plane: GroundPlane | None = None
+
+    def process(self, t: float, points: np.ndarray) -> FrameOutput:
+        if self.plane is None:
+            self.plane = fit_ground_plane(points, self.config.ground)
+        # Only points in the body-height band can belong to a person: the background model
+        # sees that band alone, which skips the floor and ceiling (most of the cloud).
+        height = self.plane.height(points)
+        band = (height > self.config.cluster.min_height_m) & (height < self.config.cluster.max_height_m)
+        points, height = points[band], height[band]
+        foreground = self.background.observe(points)
+        if foreground is None:           # still learning the background
+            return FrameOutput(t)
+        detections = detect_people(points, self.config, self.plane, foreground, height)
+        positions = np.array([[d.x, d.y] for d in detections]).reshape(-1, 2)
+        seen, ended = self.tracker.step(t, positions, detections)
+        self._describe(seen)
+        output = FrameOutput(t, detections=len(detections))
+        for track in seen:
+            xy = self.sensor.xy_to_world(track.filter.position, self._ground_z(track.filter.position))[0]
+            velocity = self.sensor.rotation()[:2, :2] @ track.filter.velocity
+            output.tracks.append({"id": track.track_id, "x": float(xy[0]), "y": float(xy[1]),
+                                  "vx": float(velocity[0]), "vy": float(velocity[1])})
+        output.finished = [self._segment(track) for track in ended]
+        return output
+
+    def finish(self) -> list[TrackSegment]:
+        """End of the recording: every confirmed track becomes a segment."""
+        return [self._segment(track) for track in self.tracker.flush()]
+
+    def _ground_z(self, xy: np.ndarray) -> np.ndarray:
+        return self.plane.ground_z(np.atleast_2d(xy))
+
+    def _describe(self, tracks: list[Track]) -> None:
+        """Turn the raw detections the tracks hold into features + embeddings (batched)."""
+        pending = [(track, i) for track in tracks for i, p in enumerate(track.payloads) if isinstance(p, Detection)]
+        if not pending:
+            return
+        rows, samples = [], []
+        for track, i in pending:
+            detection, heading = track.payloads[i], track.filter.velocity
+            rows.append(detection_features(detection.points, heading))
+            samples.append(embedding_input(detection.points, heading))
+        embeddings = self.embedder.embed(np.stack(samples)) if self.embedder is not None else [None] * len(rows)
+        for (track, i), row, embedding in zip(pending, rows, embeddings):
+            track.payloads[i] = _Observation(row, embedding)
+
+    def _segment(self, track: Track) -> TrackSegment:
+        self._describe([track])
+        times = np.asarray(track.times)
+        positions = np.asarray(track.positions)
+        world = self.sensor.xy_to_world(positions, self._ground_z(positions))
+        rows = np.stack([p.features for p in track.payloads])
+        embeddings = [p.embedding for p in track.payloads if p.embedding is not None]
+        embedding = None
+        if embeddings:
+            mean = np.mean(embeddings, axis=0)
+            embedding = (mean / max(np.linalg.norm(mean), 1e-9)).astype(np.float32)
+        return TrackSegment(self.sensor.sensor_id, track.track_id, times, world,
+                            segment_features(times, rows), embedding)

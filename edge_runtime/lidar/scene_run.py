@@ -1,0 +1,95 @@
+"""Run the per-sensor pipelines over a whole scene — simulated in memory or read from a scene
+folder — and keep what evaluation and the CLI need: per-frame tracks, finished segments (in
+the order the devices would have sent them) and, for simulations, ground truth.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from edge_runtime.lidar.config import PipelineConfig
+from edge_runtime.lidar.evaluation import FrameTruth, assign_truth, split_visibility
+from edge_runtime.lidar.pipeline import SensorPipeline
+from edge_runtime.lidar.scene_format import Scene
+from edge_runtime.lidar.segment import TrackSegment
+from edge_runtime.lidar.sensors import SensorSpec
+
+
+@dataclass
+class InputFrame:
+    index: int
+    t: float
+    points: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray] | None = None
+    truth: dict[int, tuple[float, float]] | None = None
+
+
+@dataclass
+class SceneRun:
+    sensors: list[SensorSpec]
+    times: list[float] = field(default_factory=list)
+    tracks: dict[str, list[dict[int, tuple[float, float]]]] = field(default_factory=dict)
+    segments: list[TrackSegment] = field(default_factory=list)     # in arrival order
+    truth: dict[str, list[FrameTruth]] = field(default_factory=dict)
+    world_truth: list[FrameTruth] = field(default_factory=list)
+    latency_s: dict[str, list[float]] = field(default_factory=dict)
+    points_per_frame: dict[str, list[int]] = field(default_factory=dict)
+
+    def assign_segment_truth(self) -> None:
+        truth_at = {round(t, 3): frame.people for t, frame in zip(self.times, self.world_truth)}
+        for segment in self.segments:
+            segment.truth_id = assign_truth(segment.times, segment.xy, truth_at)
+
+
+def simulated_frames(simulator, progress=None) -> Iterator[InputFrame]:
+    for frame in simulator.frames():
+        if progress:
+            progress(1)
+        yield InputFrame(frame.index, frame.t, {s: f.points for s, f in frame.sensors.items()},
+                         {s: f.labels for s, f in frame.sensors.items()}, frame.truth)
+
+
+def folder_frames(scene: Scene, progress=None) -> Iterator[InputFrame]:
+    truth = scene.ground_truth()
+    for index, t in enumerate(scene.timestamps):
+        if progress:
+            progress(1)
+        labels = {s.sensor_id: scene.read_labels(s.sensor_id, index) for s in scene.sensors}
+        yield InputFrame(index, t, {s.sensor_id: scene.read_frame(s.sensor_id, index) for s in scene.sensors},
+                         labels if all(v is not None for v in labels.values()) else None,
+                         truth.get(index) if truth else None)
+
+
+def run_scene(frames: Iterator[InputFrame], sensors: list[SensorSpec], config: PipelineConfig | None = None,
+              embedder=None) -> SceneRun:
+    pipelines = {s.sensor_id: SensorPipeline(s, config, embedder) for s in sensors}
+    run = SceneRun(sensors, tracks={s: [] for s in pipelines}, truth={s: [] for s in pipelines},
+                   latency_s={s: [] for s in pipelines}, points_per_frame={s: [] for s in pipelines})
+    for frame in frames:
+        run.times.append(frame.t)
+        world = FrameTruth()
+        for sensor_id, pipeline in pipelines.items():
+            points = frame.points[sensor_id]
+            start = time.perf_counter()
+            output = pipeline.process(frame.t, points)
+            run.latency_s[sensor_id].append(time.perf_counter() - start)
+            run.points_per_frame[sensor_id].append(len(points))
+            hypotheses = {int(tr["id"]): (tr["x"], tr["y"]) for tr in output.tracks}
+            run.tracks[sensor_id].append(hypotheses)
+            run.segments.extend(output.finished)
+            if frame.labels is not None and frame.truth is not None:
+                visible, ignored = split_visibility(frame.labels[sensor_id], frame.truth)
+                run.truth[sensor_id].append(FrameTruth(visible, ignored, hypotheses))
+                world.people.update(visible)
+                world.ignored.extend(ignored)
+        if frame.truth is not None:
+            world.ignored = [xy for xy in world.ignored if xy not in world.people.values()]
+            run.world_truth.append(world)
+    for pipeline in pipelines.values():
+        run.segments.extend(pipeline.finish())
+    if run.world_truth:
+        run.assign_segment_truth()
+    return run

@@ -1,0 +1,82 @@
+"""The per-sensor tracker: predict → associate → update → birth/death (AB3DMOT's loop).
+
+Knows nothing of files, MQTT or plots. Each detection may carry a payload (its features,
+its embedding); the track keeps the payloads of the frames it was seen in, and a confirmed
+track that dies is handed back as a finished track for the re-identification layer.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.lidar.config import TrackerConfig
+from edge_runtime.lidar.kalman import ConstantVelocityKalman
+from edge_runtime.lidar.matching import associate
+
+
+@dataclass
+class Track:
+    track_id: int
+    filter: ConstantVelocityKalman
+    hits: int = 1
+    misses: int = 0
+    confirmed: bool = False
+    times: list[float] = field(default_factory=list)
+    positions: list[np.ndarray] = field(default_factory=list)
+    payloads: list[Any] = field(default_factory=list)
+
+    def record(self, t: float, xy: np.ndarray, payload: Any) -> None:
+        self.times.append(t)
+        self.positions.append(np.asarray(xy, dtype=float))
+        self.payloads.append(payload)
+
+
+class MultiObjectTracker:
+    def __init__(self, config: TrackerConfig = TrackerConfig()):
+        self.config = config
+        self.tracks: list[Track] = []
+        self._ids = itertools.count(1)
+        self._last_t: float | None = None
+
+    def step(self, t: float, positions: np.ndarray, payloads: list[Any] | None = None
+             ) -> tuple[list[Track], list[Track]]:
+        """One frame: returns ``(confirmed tracks seen now, confirmed tracks that just ended)``."""
+        positions = np.asarray(positions, dtype=float).reshape(-1, 2)
+        payloads = payloads if payloads is not None else [None] * len(positions)
+        dt = 0.0 if self._last_t is None else t - self._last_t
+        if dt < 0:
+            raise ValueError(f"frames must arrive in time order: t={t} after {self._last_t}")
+        self._last_t = t
+        predicted = np.array([track.filter.predict(dt) for track in self.tracks]).reshape(-1, 2)
+        pairs, lost, new = associate(predicted, positions, self.config.gate_m)
+        for ti, di in pairs:
+            track = self.tracks[ti]
+            track.filter.update(positions[di])
+            track.hits += 1
+            track.misses = 0
+            track.confirmed |= track.hits >= self.config.min_hits
+            track.record(t, track.filter.position.copy(), payloads[di])
+        ended = []
+        for ti in lost:
+            track = self.tracks[ti]
+            track.misses += 1
+            if not track.confirmed or track.misses > self.config.max_misses:
+                ended.append(track)
+        for di in new:
+            track = Track(next(self._ids), ConstantVelocityKalman(positions[di], self.config.process_noise,
+                                                                  self.config.measurement_noise_m))
+            track.record(t, positions[di], payloads[di])
+            self.tracks.append(track)
+        ended_ids = {id(track) for track in ended}
+        self.tracks = [track for track in self.tracks if id(track) not in ended_ids]
+        seen = [track for track in self.tracks if track.confirmed and track.misses == 0]
+        return seen, [track for track in ended if track.confirmed]
+
+    def flush(self) -> list[Track]:
+        """End every confirmed track (end of a recording)."""
+        finished = [track for track in self.tracks if track.confirmed]
+        self.tracks = []
+        return finished
