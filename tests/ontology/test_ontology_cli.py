@@ -22,8 +22,17 @@ def store_dir(tmp_path_factory, fleet_ntriples):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
+    """The real console entry point in a child process (what a person types)."""
     return subprocess.run([sys.executable, "-m", "cloud_sync.cli", "query", *args],
                           capture_output=True, text=True, timeout=60)
+
+
+def cli_here(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The same entry point in this process (fast, for the error cases)."""
+    from cloud_sync.cli import main
+    code = main(["query", *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def test_named_query_json_and_table(store_dir):
@@ -39,7 +48,7 @@ def test_named_query_json_and_table(store_dir):
     assert table.stdout.rstrip().endswith("rows)")
 
 
-def test_text_query_with_predeclared_prefixes_csv_and_file(store_dir, tmp_path):
+def test_text_query_with_predeclared_prefixes_csv_and_file(store_dir, tmp_path, capsys):
     path, expected = store_dir
     done = cli("--store", str(path), "--format", "csv",
                "SELECT (COUNT(?d) AS ?n) WHERE { ?d a saref:Device ; er:online true }")
@@ -47,17 +56,17 @@ def test_text_query_with_predeclared_prefixes_csv_and_file(store_dir, tmp_path):
     assert done.stdout.splitlines() == ["n", str(sum(r["online"] for r in expected))]
     query_file = tmp_path / "q.rq"
     query_file.write_text("PREFIX er: <https://w3id.org/edge-runtime/ns#>\nASK { ?d er:ramBytes ?r }")
-    assert cli("--store", str(path), "--file", str(query_file)).stdout.strip() == "true"
+    assert cli_here(capsys, "--store", str(path), "--file", str(query_file)).stdout.strip() == "true"
 
 
-def test_cli_errors_are_sentences(store_dir, tmp_path):
+def test_cli_errors_are_sentences(store_dir, tmp_path, capsys):
     path, _ = store_dir
     bad = cli("--store", str(path), "SELECT ?x WHERE { ?x er:ramBytes }")
     assert bad.returncode == 2 and "SPARQL syntax error at line 1, column" in bad.stderr
     assert "Traceback" not in bad.stderr
-    missing = cli("--store", str(tmp_path / "nothing"), "--name", "site_status")
+    missing = cli_here(capsys, "--store", str(tmp_path / "nothing"), "--name", "site_status")
     assert missing.returncode == 2 and "no graph store" in missing.stderr
-    param = cli("--store", str(path), "--name", "devices_offline_since")
+    param = cli_here(capsys, "--store", str(path), "--name", "devices_offline_since")
     assert param.returncode == 2 and "needs parameter 'since'" in param.stderr
-    listed = cli("--list")
+    listed = cli_here(capsys, "--list")
     assert listed.returncode == 0 and "devices_offline_since" in listed.stdout and "--param since=<dateTime>" in listed.stdout
