@@ -92,3 +92,11 @@ def test_cli_detect_prints_the_real_host():
     profile = json.loads(out)["profile"]
     assert profile["cores"] == psutil.cpu_count(logical=True)
     assert abs(profile["ram_bytes"] - psutil.virtual_memory().total) < 1 << 20
+
+
+def test_detect_and_package_level_detect_profile_take_a_root(tmp_path):
+    import device_profiles
+    import device_profiles.detect  # noqa: F401  (must not rebind the function)
+    root = fake_root(tmp_path, model="Raspberry Pi 4 Model B Rev 1.5", mem_kb=3_900_000)
+    assert device_profiles.detect(root=root).id == "raspberry-pi-4b-4gb"
+    assert device_profiles.detect_profile(root).matched_id == "raspberry-pi-4b-4gb"
