@@ -79,13 +79,28 @@ class ModelTask(Task):
                  "latency_ms": latency_ms, "outputs": [summarize(y) for y in outputs], "t": time.time()}]
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """``{"op": "swap", "path": ...}`` activates a model; ``{"op": "status"}`` describes it."""
-        op = request.get("op", "status")
+        """``{"input": nested list}`` runs the model on it (float in, float out);
+        ``{"op": "swap", "path": ...}`` activates a model; ``{"op": "status"}`` describes it."""
+        op = request.get("op", "run" if "input" in request else "status")
+        if op == "run":
+            return self.infer(request["input"])
         if op == "swap":
             return self.swap_model(request["path"])
         if op == "status":
             return self.status()
-        raise ModelError(f"task {self.name!r}: unknown op {op!r} (use 'swap' or 'status')")
+        raise ModelError(f"task {self.name!r}: unknown op {op!r} (use 'run', 'swap' or 'status')")
+
+    def infer(self, data: Any) -> dict[str, Any]:
+        """One request: the outputs themselves (as lists) plus latency, backend and provider."""
+        x = [np.asarray(a) for a in data] if len(self._runner.inputs) > 1 else np.asarray(data)
+        with self._lock:
+            runner = self._runner
+            start = time.perf_counter()
+            outputs = runner.run(x)
+            latency_ms = (time.perf_counter() - start) * 1e3
+            self.runs += 1
+        return {"outputs": [y.tolist() for y in outputs], "latency_ms": latency_ms,
+                "model": runner.path.name, "backend": runner.backend, "provider": runner.provider}
 
     def swap_model(self, path: str | Path) -> dict[str, Any]:
         """Load and warm the new model, then exchange it for the old one; returns the new status."""

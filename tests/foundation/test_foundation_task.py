@@ -58,3 +58,14 @@ def test_mcu_profile_runs_tflm_and_reports_arena(tmp_path, tiny_tflite):
 def test_missing_model_param_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="params.model"):
         make_task(tmp_path, {})
+
+
+def test_request_with_input_runs_the_model(tmp_path, tiny_onnx):
+    task = make_task(tmp_path, {"model": str(tiny_onnx)})
+    x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 16)
+    reply = task.handle({"input": x.tolist()})
+    from edge_runtime.models import load_model
+    np.testing.assert_allclose(reply["outputs"][0], load_model(tiny_onnx).run(x)[0], rtol=1e-6)
+    assert reply["provider"] == "CPUExecutionProvider"
+    with pytest.raises(ModelError, match="expected shape"):
+        task.handle({"input": [[1.0, 2.0]]})
