@@ -18,6 +18,17 @@ def test_quantize_rounds_saturates_and_inverts():
     q = quantize(x, INT8)
     assert q.dtype == np.int8 and q.tolist() == [[-3, -1, -128, 127]]
     assert dequantize(q, INT8).tolist() == [[0.0, 1.0, -62.5, 65.0]]
+    uint8 = TensorSpec("u", (1, 3), np.dtype(np.uint8), scale=1 / 255, zero_point=0)
+    q = quantize(np.array([[0.0, 0.6, 2.0]]), uint8)
+    assert q.dtype == np.uint8 and q.tolist() == [[0, 153, 255]]
+
+
+def test_no_tflite_interpreter_installed_is_a_clear_error(monkeypatch, tiny_tflite):
+    import sys
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)   # import now fails
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
+    with pytest.raises(ModelError, match="pip install ai-edge-litert"):
+        load_model(tiny_tflite, backend="litert")
 
 
 @pytest.mark.parametrize("backend,fixture", [("onnxruntime", "tiny_onnx"), ("litert", "tiny_tflite"),
