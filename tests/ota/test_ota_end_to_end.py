@@ -2,6 +2,7 @@
 the OTA service and its artifact server, an agent whose ModelTask gets the new model."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from urllib.parse import quote
@@ -38,7 +39,7 @@ def fleet(tmp_path, monkeypatch, onnx_models):
     ota = OtaService(coordinator).start()
     initial = onnx_models.make(tmp_path / "initial.onnx", seed=1)
     agent = Agent({"device_id": "dev-a", "broker": _url(broker.port, device), "state_dir": str(tmp_path / "dev-a"),
-                   "heartbeat_s": 1.0, "tasks": [{"kind": "model", "name": "kws", "interval_s": 0.1,
+                   "profile": "generic-x86-64", "heartbeat_s": 1.0, "tasks": [{"kind": "model", "name": "kws", "interval_s": 0.1,
                                                    "params": {"model": str(initial)}}]}).start()
     assert agent.wait_connected(15), "agent could not log in with its own credentials"
     wait_until(lambda: coordinator.device("dev-a"), 15, what="dev-a registered at the coordinator")
@@ -114,3 +115,41 @@ def test_agent_restart_in_the_middle_of_downloading_resumes(tmp_path, fleet, onn
         assert "/kws/v1/" in restarted.tasks["kws"].status()["model"]
     finally:
         restarted.stop()
+
+
+def test_deploy_by_sparql_query_over_the_live_fleet_graph(tmp_path, fleet, onnx_models):
+    """Targets chosen by a SPARQL SELECT over the graph the coordinator's events keep current."""
+    from ontology.live import FleetGraph
+    from ontology.store import GraphStore
+    registry, ota, agent = fleet
+    graph = GraphStore.open(None)
+    FleetGraph(graph).attach(ota.coordinator)
+    query = ("PREFIX er: <https://w3id.org/edge-runtime/ns#> "
+             "SELECT ?device WHERE { ?d er:deviceId ?device }")
+    ota.graph = graph
+    agent.publish("td", agent_td(agent), retain=True)    # re-announce now that the graph listens
+    wait_until(lambda: graph.query(query), 15, what="dev-a in the fleet graph")
+    registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
+    job = ota.deploy("kws", query, task="kws", health={"window_s": 1.0, "min_requests": 3, "probe_interval_s": 0.1})
+    assert job["targets"] == ["dev-a"] and job["selector"].startswith("sparql")
+    assert ota.wait(job["job"], 60)["devices"]["dev-a"]["phase"] == "healthy"
+
+
+def agent_td(agent):
+    from edge_runtime.agent.health import thing_description
+    return thing_description(agent.device_id, agent.profile, list(agent.tasks))
+
+
+def test_cli_deploy_and_deployments_against_a_running_coordinator(tmp_path, fleet, onnx_models, capsys):
+    from cloud_sync.cli import main
+    registry, ota, agent = fleet
+    data = str(ota.coordinator.data_dir)
+    model = onnx_models.make(tmp_path / "kws.onnx", seed=2)
+    assert main(["models", "add", str(model), "--name", "kws", "--data", data]) == 0
+    assert main(["deploy", "kws", "--to", "dev-a", "--task", "kws", "--window", "1", "--min-requests", "3",
+                 "--data", data, "--wait", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "healthy" in out and "dev-a" in out
+    assert main(["deployments", "--data", data, "--json"]) == 0
+    jobs = json.loads(capsys.readouterr().out)
+    assert jobs[-1]["state"] == "healthy" and jobs[-1]["url"].startswith("http://")
