@@ -90,12 +90,20 @@ def _slice_norm(norm: nn.LayerNorm, keep) -> nn.LayerNorm:
     return new
 
 
-def prune_vit(model: TinyVit, importance: Importance, keep_ratio: float) -> TinyVit:
-    """A physically smaller copy of ``model`` keeping the top ``keep_ratio`` of each unit kind."""
-    if not 0 < keep_ratio <= 1:
-        raise ValueError(f"keep ratio must be in (0, 1], got {keep_ratio}")
+def prune_vit(model: TinyVit, importance: Importance, keep_ratio: float,
+              embed_keep_ratio: float | None = None) -> TinyVit:
+    """A physically smaller copy of ``model`` keeping the top ``keep_ratio`` of each unit kind.
+
+    ``embed_keep_ratio`` (default: ``keep_ratio``) sets the residual width apart: heads and
+    MLP channels can be removed exactly, whereas removing residual channels also changes
+    every LayerNorm's statistics.
+    """
+    embed_keep_ratio = keep_ratio if embed_keep_ratio is None else embed_keep_ratio
+    for name, ratio in (("keep ratio", keep_ratio), ("embedding keep ratio", embed_keep_ratio)):
+        if not 0 < ratio <= 1:
+            raise ValueError(f"{name} must be in (0, 1], got {ratio}")
     cfg = model.config
-    embed = torch.as_tensor(top_units(importance.embed, keep_ratio, minimum=4))
+    embed = torch.as_tensor(top_units(importance.embed, embed_keep_ratio, minimum=4))
     head_keep = [top_units(s, keep_ratio) for s in importance.heads]
     mlp_keep = [torch.as_tensor(top_units(s, keep_ratio)) for s in importance.mlp]
     new_cfg = VitConfig(image_size=cfg.image_size, patch_size=cfg.patch_size, embed_dim=len(embed),
