@@ -153,3 +153,37 @@ def test_cli_deploy_and_deployments_against_a_running_coordinator(tmp_path, flee
     assert main(["deployments", "--data", data, "--json"]) == 0
     jobs = json.loads(capsys.readouterr().out)
     assert jobs[-1]["state"] == "healthy" and jobs[-1]["url"].startswith("http://")
+
+
+def test_http_deploy_needs_the_write_token(tmp_path, fleet, onnx_models):
+    import urllib.error
+    import urllib.request
+
+    from cloud_sync.dashboard.live_feed import LiveFeed
+    from cloud_sync.dashboard.server import DashboardServer
+    from cloud_sync.ota.http_api import mount
+    registry, ota, agent = fleet
+    registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
+    server = DashboardServer({}, LiveFeed(), write_token="s3cret").start()
+    mount(server, ota)
+    body = json.dumps({"model": "kws", "to": ["dev-a"], "task": "kws",
+                       "health": {"window_s": 1.0, "min_requests": 3, "probe_interval_s": 0.1}}).encode()
+
+    def post(token):
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+        request = urllib.request.Request(server.url + "api/deploy", body, headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+    try:
+        assert post(None)[0] == 401 and post("wrong")[0] == 401
+        assert not ota.deployments.book.list()                      # nothing was ordered
+        status, job = post("s3cret")
+        assert status == 201 and job["targets"] == ["dev-a"]
+        assert ota.wait(job["job"], 60)["state"] == "healthy"
+        with urllib.request.urlopen(server.url + f"api/deployments/{job['job']}", timeout=10) as response:
+            assert json.loads(response.read())["devices"]["dev-a"]["phase"] == "healthy"
+    finally:
+        server.stop()
