@@ -24,6 +24,8 @@ from edge_runtime.models import load_model
 from edge_runtime.models.fixtures.make_fixture import HERE as FIXTURES, build_model, sample_input
 
 RESULTS = Path(__file__).resolve().parent / "results" / "runner_bench.json"
+# Real int8 models where kernels, not call overhead, dominate: LiteRT (XNNPACK) is the peer.
+REAL_MODELS = ("ARM_DS_CNN_Small_.tflite", "Visual_Alarm_Clock.tflite")
 
 
 def time_calls(fn, n: int) -> np.ndarray:
@@ -63,6 +65,22 @@ def build_contenders(x: np.ndarray) -> dict[str, dict]:
     return contenders
 
 
+def real_model_rows(runs: int) -> dict[str, dict]:
+    """LiteRT vs TFLite Micro p50 on real int8 models from the shared data (skipped when absent)."""
+    from edge_runtime.data_paths import shared_data_dir
+
+    root = shared_data_dir()
+    if root is None:
+        return {}
+    rows = {}
+    for name in REAL_MODELS:
+        timings = {b: load_model(root / "tflite_models" / name, backend=b, **opts).timeit(runs)
+                   for b, opts in (("litert", {"num_threads": 1}), ("tflm", {}))}
+        rows[name] = {"litert_p50_ms": timings["litert"]["p50_ms"], "tflm_p50_ms": timings["tflm"]["p50_ms"],
+                      "tflm_vs_litert": timings["tflm"]["p50_ms"] / timings["litert"]["p50_ms"]}
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=2000, help="timed inferences per backend (default 2000)")
@@ -92,13 +110,16 @@ def main(argv=None) -> int:
         r["p50_vs_pytorch"] = r["p50_ms"] / peer
     report = {"model": "tiny_mlp (16-32-32-4, float32, batch 1)", "threads": 1,
               "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
-              "results": results}
+              "results": results, "real_int8_models": real_model_rows(max(20, args.runs // 40))}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"{'backend':12s} {'p50 ms':>8s} {'p95 ms':>8s} {'bare p50':>9s} {'vs torch':>9s}  provider")
     for name, r in results.items():
         print(f"{name:12s} {r['p50_ms']:8.4f} {r['p95_ms']:8.4f} {r['bare_p50_ms']:9.4f} "
               f"{r['p50_vs_pytorch']:8.2f}x  {r['provider']}")
+    for name, row in report["real_int8_models"].items():
+        print(f"{name}: litert {row['litert_p50_ms']:.3f} ms, tflm {row['tflm_p50_ms']:.3f} ms "
+              f"({row['tflm_vs_litert']:.1f}x)")
     print(f"wrote {args.out}")
     return 0
 
