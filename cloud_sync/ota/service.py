@@ -118,6 +118,7 @@ class OtaService:
         self.coordinator = coordinator
         self.graph = graph
         self._latest: dict[tuple[str, str], dict[str, Any]] = {}
+        self._closed: set[tuple[str, str]] = set()
         registry = ModelRegistry(coordinator.data_dir)
         self.server = ArtifactServer(registry.root, http_host, http_port, public_host=public_host,
                                      rate_bps=rate_bps)
@@ -160,14 +161,27 @@ class OtaService:
         return reports
 
     def _on_event(self, event: Any) -> None:
-        """Keep the furthest report per device; clear the retained order once a device is done
-        (so a re-flashed device does not replay old jobs)."""
+        """Keep the furthest report per device; once a device is done, replace its retained order
+        by a small retained tombstone (so a re-flashed device does not replay old jobs, and no
+        device ever sees an undecodable empty payload)."""
         if event.kind != "deploy":
             return
         job_id = event.body.get("job")
         key = (event.device_id, job_id)
         self._latest[key] = advance(self._latest.get(key), dict(event.body))
         phase = self._latest[key].get("phase") or self._latest[key].get("state")
-        if phase in TERMINAL and self.coordinator.link is not None:
-            self.coordinator.link.publish(self.coordinator.topics.device(event.device_id, f"deploy/{job_id}/order"),
-                                          b"", 1, True)
+        if phase in TERMINAL and key not in self._closed:
+            self._closed.add(key)
+            self.coordinator.publish(event.device_id, f"deploy/{job_id}/order",
+                                     {"job": job_id, "done": True, "phase": phase}, retain=True)
+
+def attach_ota(coordinator: Any, *, dashboard: Any = None, graph: Any = None, http_host: str = "127.0.0.1",
+               http_port: int = 0, public_host: str | None = None) -> OtaService:
+    """One call for the coordinator process: start OTA (artifact server, job tracking) and, when
+    a dashboard server is given, mount its token-guarded HTTP routes. Stop with ``.stop()``."""
+    ota = OtaService(coordinator, http_host=http_host, http_port=http_port, public_host=public_host,
+                     graph=graph).start()
+    if dashboard is not None:
+        from cloud_sync.ota.http_api import mount
+        mount(dashboard, ota)
+    return ota

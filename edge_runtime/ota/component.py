@@ -1,7 +1,7 @@
 """The agent component that runs OTA deployments: orders in over MQTT, job states out.
 
 Topics (device-scoped, docs/protocol.md): the coordinator publishes a retained order on
-``deploy/<job>/order``; the device answers on ``deploy/<job>`` (retained, durable) with
+``deploy/<job>/order`` (replaced by a ``{"done": true}`` tombstone once the job ended); the device answers on ``deploy/<job>`` (retained, durable) with
 ``{"job", "state", "phase", "detail", "model", ...}``. ``phase`` is the fine-grained step
 (``health_gate``, ``rejected`` included); ``state`` is the protocol's coarse value.
 
@@ -75,6 +75,8 @@ class OtaComponent:
     # -- orders --------------------------------------------------------------------------
     def _on_order(self, message: Any) -> None:
         body = message.body if hasattr(message, "body") else message
+        if isinstance(body, dict) and body.get("done"):
+            return                                  # the coordinator's tombstone of a finished job
         try:
             request = DeployRequest.from_dict(body)
         except (ValueError, TypeError) as exc:

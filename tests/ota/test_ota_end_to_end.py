@@ -165,7 +165,7 @@ def test_http_deploy_needs_the_write_token(tmp_path, fleet, onnx_models):
     registry, ota, agent = fleet
     registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
     server = DashboardServer({}, LiveFeed(), write_token="s3cret").start()
-    mount(server, ota)
+    mount(server, ota)          # what attach_ota(coordinator, dashboard=server) does
     body = json.dumps({"model": "kws", "to": ["dev-a"], "task": "kws",
                        "health": {"window_s": 1.0, "min_requests": 3, "probe_interval_s": 0.1}}).encode()
 
