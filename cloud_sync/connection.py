@@ -105,19 +105,23 @@ def is_unsupported_protocol(reason_code: Any) -> bool:
 def make_client(url: BrokerUrl | str, client_id: str, *, protocol: str | None = None,
                 clean: bool = True, userdata: Any = None,
                 will: tuple[str, bytes, int, bool] | None = None,
-                max_inflight: int = 100) -> mqtt.Client:
+                max_inflight: int = 100, fast: bool = True) -> mqtt.Client:
     """A configured (not yet connected) paho 2.x client for ``url``.
 
     ``clean=False`` asks for a persistent session (MQTT 3.1.1 clean_session=False; MQTT 5
     clean_start=False with a session expiry set in ``connect_properties``).
-    ``will`` is ``(topic, payload, qos, retain)``.
+    ``will`` is ``(topic, payload, qos, retain)``. ``fast`` uses the burst-reading client
+    (``cloud_sync.protocol.fastclient``), ~4x the stock paho receive rate.
     """
+    from cloud_sync.protocol.fastclient import BurstClient
+
     url = as_url(url)
     version = PROTOCOLS[protocol or url.protocol_version()]
     kwargs: dict[str, Any] = {}
     if version != mqtt.MQTTv5:
         kwargs["clean_session"] = clean
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+    client = (BurstClient if fast else mqtt.Client)(
+                         mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=version, userdata=userdata, **kwargs)
     client.max_inflight_messages_set(max_inflight)
     client.max_queued_messages_set(0)

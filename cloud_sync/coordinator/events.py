@@ -45,6 +45,10 @@ class EventHub:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
+    @property
+    def has_listeners(self) -> bool:
+        return bool(self._listeners)
+
     def emit(self, event: Event) -> None:
         if not self._listeners:
             return

@@ -113,13 +113,16 @@ class IngestWriter:
         db = self.store.write
         events: list[Event] = []
         seen: dict[str, float] = {}
+        results = [item for item in batch if item.kind == "result"]
         db.execute("BEGIN IMMEDIATE")
         try:
+            if results:
+                events.extend(self._insert_results(db, results))
             for item in batch:
-                handler = getattr(self, f"_on_{item.kind}")
-                event = handler(db, item)
-                if event is not None:
-                    events.append(event)
+                if item.kind != "result":
+                    event = getattr(self, f"_on_{item.kind}")(db, item)
+                    if event is not None:
+                        events.append(event)
                 if item.kind != "timeout":
                     seen[item.device_id] = max(seen.get(item.device_id, 0.0), item.received)
             for device_id, received in seen.items():
@@ -133,6 +136,41 @@ class IngestWriter:
         self.batches += 1
         for event in events:
             self.events.emit(event)
+
+    def _insert_results(self, db, items: list[Inbound]) -> list[Event]:
+        """One executemany for the batch's results; duplicates (same message id) are ignored
+        by the primary key. Events only for rows that are new, and only if someone listens."""
+        new_ids: set[str] | None = None
+        if self.events.has_listeners:
+            ids = [item.message["id"] for item in items]
+            existing = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                existing.update(r[0] for r in db.execute(
+                    f"SELECT msg_id FROM results WHERE msg_id IN ({','.join('?' * len(chunk))})", chunk))
+            new_ids = set(ids) - existing
+        before = db.total_changes
+        db.executemany(
+            "INSERT OR IGNORE INTO results(msg_id, device_id, task, seq, ts, received, historical, "
+            "payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(m["id"], item.device_id, item.name, m["seq"], m["ts"], item.received,
+              int(m.get("historical", False)), item.payload)
+             for item in items for m in (item.message,)])
+        inserted = db.total_changes - before
+        self.stored += inserted
+        self.duplicates += len(items) - inserted
+        if not new_ids:
+            return []
+        events = []
+        for item in items:
+            m = item.message
+            if m["id"] in new_ids:
+                new_ids.discard(m["id"])  # a duplicate inside one batch gets one event
+                events.append(Event("result", item.device_id,
+                                    {"task": item.name, "msg_id": m["id"], "seq": m["seq"],
+                                     "historical": m.get("historical", False), "record": m["body"]},
+                                    m["ts"]))
+        return events
 
     def _device(self, db, device_id: str) -> DeviceStatus:
         status = self.status.get(device_id)
@@ -155,21 +193,6 @@ class IngestWriter:
         return events
 
     # ----- one handler per kind -----------------------------------------------------------------
-    def _on_result(self, db, item: Inbound) -> Event | None:
-        m = item.message
-        cur = db.execute(
-            "INSERT OR IGNORE INTO results(msg_id, device_id, task, seq, ts, received, historical, "
-            "payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (m["id"], item.device_id, item.name, m["seq"], m["ts"], item.received,
-             int(m.get("historical", False)), item.payload))
-        if cur.rowcount == 0:
-            self.duplicates += 1
-            return None
-        self.stored += 1
-        return Event("result", item.device_id, {"task": item.name, "msg_id": m["id"], "seq": m["seq"],
-                                                "historical": m.get("historical", False),
-                                                "record": m["body"]}, m["ts"])
-
     def _on_health(self, db, item: Inbound) -> Event:
         body, ts = item.message["body"], item.message["ts"]
         status = self._device(db, item.device_id)

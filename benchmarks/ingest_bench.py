@@ -1,0 +1,190 @@
+"""Spine benchmark: coordinator ingest vs a raw ``mosquitto_sub`` on the same stream, the agent's
+outbox write+publish rate, and the agent's idle RSS and start time.
+
+    .venv/bin/python benchmarks/ingest_bench.py --n 50000
+
+Ingest: N result envelopes (10 devices) are queued by Mosquitto for two persistent
+sessions (QoS1), then each consumer drains its queue: ``mosquitto_sub`` (C, prints and
+forgets) and the coordinator (Python: validates every message and stores it in SQLite,
+batched, idempotent by message id). Ratio = coordinator rate / mosquitto_sub rate.
+Writes JSON to benchmarks/results/ingest_bench.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cloud_sync.coordinator import Coordinator  # noqa: E402
+from cloud_sync.mosquitto import MosquittoProcess  # noqa: E402
+from cloud_sync.protocol import TopicTree, encode, envelope  # noqa: E402
+from edge_runtime.agent.runtime import Agent  # noqa: E402
+from edge_runtime.waiting import wait_until  # noqa: E402
+
+BROKER_CONF = "max_queued_messages 2000000\nmax_inflight_messages 1000\nset_tcp_nodelay true"
+
+
+def publish_stream(port: int, n: int, devices: int = 10) -> float:
+    """Publish n QoS1 result envelopes; the publish rate (msg/s)."""
+    topics = TopicTree()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-pub")
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    payloads = [(topics.device(f"bench-{i % devices}", "result/traffic"),
+                 encode(envelope(f"bench-{i % devices}", i // devices + 1,
+                                 {"vehicle": i, "speed_kmh": 50.5, "direction": 1, "channel": 412})))
+                for i in range(n)]
+    started = time.perf_counter()
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
+    for info in infos:
+        info.wait_for_publish(60)
+    rate = n / (time.perf_counter() - started)
+    client.loop_stop()
+    client.disconnect()
+    return rate
+
+
+def mosquitto_sub_cmd(port: int, count: int | None) -> list[str]:
+    cmd = [shutil.which("mosquitto_sub") or "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
+           "-q", "1", "-c", "-i", "bench-raw-sub", "-t", "edge/v1/default/+/result/+"]
+    return cmd + (["-C", str(count)] if count else [])
+
+
+def bench_ingest(n: int, workdir: Path) -> dict:
+    broker = MosquittoProcess(workdir=workdir / "broker", extra_conf=BROKER_CONF)
+    broker.workdir.mkdir(parents=True)
+    broker.start()
+    try:
+        # 1. Create both persistent sessions, then take both consumers offline.
+        sub = subprocess.Popen(mosquitto_sub_cmd(broker.port, None), stdout=subprocess.DEVNULL)
+        coord = Coordinator(broker.url, workdir / "coord").start()
+        time.sleep(1.0)  # let mosquitto_sub's SUBSCRIBE land (no readiness signal from the C client)
+        coord.stop()
+        sub.terminate()
+        sub.wait()
+        # 2. Queue the stream for both sessions.
+        publish_rate = publish_stream(broker.port, n)
+        # 3. Drain: raw subscriber first, then the coordinator, on the same queued stream.
+        started = time.perf_counter()
+        subprocess.run(mosquitto_sub_cmd(broker.port, n), stdout=subprocess.DEVNULL, check=True,
+                       timeout=600)
+        raw_s = time.perf_counter() - started
+        coord = Coordinator(broker.url, workdir / "coord")
+        started = time.perf_counter()
+        coord.start(wait_s=30)
+        wait_until(lambda: coord.writer.stored >= n, 600, interval=0.01,
+                   what=f"{n} results stored (have {coord.writer.stored})")
+        coord_s = time.perf_counter() - started
+        stats = coord.stats()
+        stored_rows = coord.count_results()
+        coord.stop()
+    finally:
+        broker.stop()
+    raw_rate, coord_rate = n / raw_s, n / coord_s
+    return {"messages": n, "publish_rate_msg_s": round(publish_rate),
+            "mosquitto_sub_rate_msg_s": round(raw_rate), "coordinator_stored_rate_msg_s": round(coord_rate),
+            "ratio_coordinator_vs_mosquitto_sub": round(coord_rate / raw_rate, 3),
+            "rows_in_store": stored_rows, "batches": stats["batches"],
+            "mean_batch": round(stats["stored"] / max(1, stats["batches"]), 1),
+            "duplicates": stats["duplicates"], "rejected": stats["rejected"]}
+
+
+def bench_outbox(n: int, workdir: Path) -> dict:
+    broker = MosquittoProcess(workdir=workdir / "broker-outbox", extra_conf=BROKER_CONF)
+    broker.workdir.mkdir(parents=True)
+    broker.start()
+    try:
+        agent = Agent({"device_id": "bench-agent", "broker": broker.url, "components": [],
+                       "state_dir": str(workdir / "agent"), "wait_for_coordinator": False,
+                       "heartbeat_s": 60}).start()
+        agent.wait_connected(15)
+        records = [{"vehicle": i, "speed_kmh": 50.5, "direction": 1} for i in range(n)]
+        started = time.perf_counter()
+        for i in range(0, n, 50):  # like a task returning 50 records per step
+            agent.submit("traffic", records[i:i + 50])
+        write_s = time.perf_counter() - started
+        wait_until(lambda: agent.outbox.backlog == 0, 600, interval=0.01, what="outbox drained")
+        total_s = time.perf_counter() - started
+        started = time.perf_counter()
+        single = min(n, 2000)
+        for i in range(single):  # worst case: one transaction per record
+            agent.submit("traffic", records[i:i + 1])
+        single_s = time.perf_counter() - started
+        wait_until(lambda: agent.outbox.backlog == 0, 600, interval=0.01, what="outbox drained")
+        agent.stop()
+    finally:
+        broker.stop()
+    return {"records": n, "write_rate_batched_rec_s": round(n / write_s),
+            "write_plus_publish_rate_rec_s": round(n / total_s),
+            "write_rate_one_txn_per_record_rec_s": round(single / single_s)}
+
+
+def bench_agent_process(workdir: Path) -> dict:
+    broker = MosquittoProcess(workdir=workdir / "broker-agent", extra_conf=BROKER_CONF)
+    broker.workdir.mkdir(parents=True)
+    broker.start()
+    coord = Coordinator(broker.url, workdir / "coord-agent").start()
+    try:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "edge_runtime.cli", "agent", "--broker", broker.url,
+                                 "--device-id", "rss-1", "--state-dir", str(workdir / "rss-agent"),
+                                 "--heartbeat", "5"], cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        wait_until(lambda: (coord.device("rss-1") or {}).get("online"), 60, interval=0.01,
+                   what="agent online")
+        start_s = time.perf_counter() - started
+        time.sleep(5.0)  # idle: connected, heartbeating, no tasks
+        rss = psutil.Process(proc.pid).memory_info().rss
+        broker_rss = psutil.Process(broker.proc.pid).memory_info().rss
+        proc.terminate()
+        proc.wait(15)
+    finally:
+        coord.stop()
+        broker.stop()
+    return {"start_to_online_s": round(start_s, 3), "idle_rss_mb": round(rss / 2**20, 1),
+            "mosquitto_rss_mb": round(broker_rss / 2**20, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=50_000, help="messages in the ingest stream")
+    parser.add_argument("--outbox-n", type=int, default=20_000, help="records through the outbox")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/ingest_bench.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
+        workdir = Path(tmp)
+        print("ingest ...", flush=True)
+        ingest = bench_ingest(args.n, workdir)
+        print(json.dumps(ingest, indent=2), flush=True)
+        print("outbox ...", flush=True)
+        outbox = bench_outbox(args.outbox_n, workdir)
+        print(json.dumps(outbox, indent=2), flush=True)
+        print("agent process ...", flush=True)
+        agent = bench_agent_process(workdir)
+        print(json.dumps(agent, indent=2), flush=True)
+    result = {"ingest": ingest, "outbox": outbox, "agent": agent,
+              "goals": {"ratio_vs_raw_subscriber": 0.5, "stored_rate_msg_s": 10_000, "idle_rss_mb": 60},
+              "machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(),
+                          "load_avg_1m": psutil.getloadavg()[0]},
+              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
