@@ -1,6 +1,7 @@
 """Fixtures for the deployment & security tests: authenticated MQTT clients on a real Mosquitto."""
 from __future__ import annotations
 
+import os
 import queue
 import ssl
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from cloud_sync.mosquitto import MosquittoProcess
 from edge_runtime.waiting import wait_until
 
 
@@ -71,6 +73,27 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+@pytest.fixture
+def secured_mosquitto(tmp_path):
+    """Factory: a Mosquitto with ``allow_anonymous false`` and ``conf`` lines (password/ACL/TLS files).
+
+    Mosquitto started as root drops to user 'mosquitto', which cannot read our 0600 files in
+    the private pytest tmp dir; a deployed broker gets them chowned instead (docs/security.md)."""
+    started: list[MosquittoProcess] = []
+
+    def start(conf: str) -> MosquittoProcess:
+        workdir = tmp_path / f"broker-{len(started)}"
+        workdir.mkdir()
+        stay = "user root\n" if os.geteuid() == 0 else ""
+        broker = MosquittoProcess(workdir=workdir, extra_conf=stay + conf, allow_anonymous=False)
+        started.append(broker)
+        return broker.start()
+
+    yield start
+    for broker in started:
+        broker.stop()
 
 
 @pytest.fixture

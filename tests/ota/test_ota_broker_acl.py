@@ -1,11 +1,8 @@
 """Per-device credentials and ACLs, enforced by a real Mosquitto started with the generated files."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from cloud_sync.mosquitto import MosquittoProcess
 from cloud_sync.security.credentials import CredentialStore
 from cloud_sync.security.passwords import PasswordFile, hash_password, verify_password
 from cloud_sync.security.pki import FleetPki
@@ -21,23 +18,15 @@ def fleet_creds(tmp_path):
     return store, creds
 
 
-def _broker(tmp_path, conf: str) -> MosquittoProcess:
-    """Mosquitto started as root drops to user 'mosquitto', which cannot read our 0600 files in
-    the private pytest tmp dir; a deployed broker gets them chowned instead (docs/security.md)."""
-    (tmp_path / "broker").mkdir(exist_ok=True)
-    stay = "user root\n" if os.geteuid() == 0 else ""
-    return MosquittoProcess(workdir=tmp_path / "broker", extra_conf=stay + conf, allow_anonymous=False).start()
-
-
 def test_password_hash_matches_mosquitto_format():
     encoded = hash_password("s3cret", salt=b"0123456789ab", iterations=101)
     assert encoded.startswith("$7$101$")
     assert verify_password("s3cret", encoded) and not verify_password("other", encoded)
 
 
-def test_device_cannot_publish_to_or_read_another_device(tmp_path, fleet_creds, mqtt_clients):
+def test_device_cannot_publish_to_or_read_another_device(tmp_path, fleet_creds, mqtt_clients, secured_mosquitto):
     store, creds = fleet_creds
-    broker = _broker(tmp_path, store.mosquitto_conf())
+    broker = secured_mosquitto(store.mosquitto_conf())
     try:
         def login(name):
             client = mqtt_clients(broker.port, name, creds[name].password)
@@ -80,9 +69,9 @@ def test_device_cannot_publish_to_or_read_another_device(tmp_path, fleet_creds, 
         broker.stop()
 
 
-def test_anonymous_and_wrong_password_are_refused(tmp_path, fleet_creds, mqtt_clients):
+def test_anonymous_and_wrong_password_are_refused(tmp_path, fleet_creds, mqtt_clients, secured_mosquitto):
     store, creds = fleet_creds
-    broker = _broker(tmp_path, store.mosquitto_conf())
+    broker = secured_mosquitto(store.mosquitto_conf())
     try:
         assert mqtt_clients(broker.port).connect() not in (0,)
         assert mqtt_clients(broker.port, "dev-a", "wrong").connect() not in (0,)
@@ -102,13 +91,13 @@ def test_rotated_password_replaces_the_old_one(tmp_path, fleet_creds):
         store.add("dev/+/x")
 
 
-def test_tls_listener_with_client_certificates_applies_the_same_acl(tmp_path, fleet_creds, mqtt_clients):
+def test_tls_listener_with_client_certificates_applies_the_same_acl(tmp_path, fleet_creds, mqtt_clients, secured_mosquitto):
     store, _ = fleet_creds
     pki = FleetPki(tmp_path / "data" / "security" / "pki")
     pki.issue_server(["127.0.0.1", "localhost"])
     certs = {name: pki.issue_client(name) for name in ("dev-a", "coordinator")}
     conf = pki.mosquitto_tls_conf(require_certificate=True) + f"acl_file {store.acl_path}\n"
-    broker = _broker(tmp_path, conf)
+    broker = secured_mosquitto(conf)
     tls = lambda name: {"ca": str(pki.ca.cert), "cert": str(certs[name].cert), "key": str(certs[name].key)}
     try:
         cloud = mqtt_clients(broker.port, tls=tls("coordinator"))

@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 import device_profiles
-from cloud_sync.mosquitto import MosquittoProcess
 from cloud_sync.ota.signing import FleetKey
 from cloud_sync.security.credentials import CredentialStore
 from cloud_sync.security.passwords import PasswordFile
@@ -82,7 +81,8 @@ def test_32_bit_arm_is_refused_with_the_reason(tmp_path, project_wheel):
     assert not (tmp_path / "bundle" / "agent.yaml").exists()
 
 
-def test_x86_bundle_installs_into_a_fresh_venv_and_the_agent_starts(tmp_path, project_wheel, mqtt_clients):
+def test_x86_bundle_installs_into_a_fresh_venv_and_the_agent_starts(tmp_path, project_wheel, mqtt_clients,
+                                                                   secured_mosquitto):
     """install.sh --offline --no-systemd into a new venv. The CI has no network, so pinned
     dependencies cannot come from PyPI: PYTHONPATH exposes this environment's site-packages to
     pip ('already satisfied') and to the agent, while edge-runtime itself is installed from the
@@ -91,10 +91,7 @@ def test_x86_bundle_installs_into_a_fresh_venv_and_the_agent_starts(tmp_path, pr
                         broker="mqtt://127.0.0.1:1")              # port fixed below, once the broker runs
     store = CredentialStore(request.cloud_data)
     coordinator = store.add("coordinator", role="coordinator")
-    (tmp_path / "broker").mkdir()
-    stay = "user root\n" if os.geteuid() == 0 else ""
-    broker = MosquittoProcess(workdir=tmp_path / "broker", extra_conf=stay + store.mosquitto_conf(),
-                              allow_anonymous=False).start()
+    broker = secured_mosquitto(store.mosquitto_conf())
     agent_yaml = request.out / "agent.yaml"
     agent_yaml.write_text(agent_yaml.read_text().replace("127.0.0.1:1", f"127.0.0.1:{broker.port}"))
     prefix = tmp_path / "opt"
@@ -134,5 +131,4 @@ def test_x86_bundle_installs_into_a_fresh_venv_and_the_agent_starts(tmp_path, pr
         service.terminate()
         output = service.communicate(timeout=30)[0].decode(errors="replace")
         notify.close()
-        broker.stop()
     assert service.returncode == 0, output[-3000:]

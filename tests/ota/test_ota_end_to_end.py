@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import pytest
 
 from cloud_sync.coordinator import Coordinator
-from cloud_sync.mosquitto import MosquittoProcess
 from cloud_sync.ota.registry import ModelRegistry
 from cloud_sync.ota.service import OtaService
 from cloud_sync.security.credentials import CredentialStore
@@ -23,31 +23,41 @@ def _url(port: int, creds) -> str:
     return f"mqtt://{quote(creds.username)}:{quote(creds.password)}@127.0.0.1:{port}"
 
 
+class Fleet(NamedTuple):
+    registry: ModelRegistry
+    ota: OtaService
+    agent: Agent
+    broker: Any
+    store: CredentialStore
+
+
+def agent_config(tmp_path, device_id: str, broker_url: str, model) -> dict:
+    return {"device_id": device_id, "broker": broker_url, "state_dir": str(tmp_path / device_id),
+            "profile": "generic-x86-64", "heartbeat_s": 1.0,
+            "tasks": [{"kind": "model", "name": "kws", "interval_s": 0.1, "params": {"model": str(model)}}]}
+
+
 @pytest.fixture
-def fleet(tmp_path, monkeypatch, onnx_models):
-    """Secured broker + coordinator with OTA + agent dev-a serving initial.onnx as task 'kws'."""
+def fleet(tmp_path, monkeypatch, onnx_models, secured_mosquitto):
+    """Secured broker + coordinator with OTA + agent dev-a serving initial.onnx as task 'kws'
+    (credentials for dev-b exist too, for a second, out-of-process agent)."""
     cloud = tmp_path / "cloud"
     store = CredentialStore(cloud)
     device, coordinator_creds = store.add("dev-a"), store.add("coordinator", role="coordinator")
+    store.add("dev-b")
     registry = ModelRegistry(cloud)                    # creates the fleet key
     monkeypatch.setenv(KEYS_ENV, str(registry.public_key_path))
-    (tmp_path / "broker").mkdir()
-    stay = "user root\n" if os.geteuid() == 0 else ""
-    broker = MosquittoProcess(workdir=tmp_path / "broker", extra_conf=stay + store.mosquitto_conf(),
-                              allow_anonymous=False).start()
+    broker = secured_mosquitto(store.mosquitto_conf())
     coordinator = Coordinator(_url(broker.port, coordinator_creds), cloud).start()
     ota = OtaService(coordinator).start()
     initial = onnx_models.make(tmp_path / "initial.onnx", seed=1)
-    agent = Agent({"device_id": "dev-a", "broker": _url(broker.port, device), "state_dir": str(tmp_path / "dev-a"),
-                   "profile": "generic-x86-64", "heartbeat_s": 1.0, "tasks": [{"kind": "model", "name": "kws", "interval_s": 0.1,
-                                                   "params": {"model": str(initial)}}]}).start()
+    agent = Agent(agent_config(tmp_path, "dev-a", _url(broker.port, device), initial)).start()
     assert agent.wait_connected(15), "agent could not log in with its own credentials"
     wait_until(lambda: coordinator.device("dev-a"), 15, what="dev-a registered at the coordinator")
-    yield registry, ota, agent
+    yield Fleet(registry, ota, agent, broker, store)
     agent.stop()
     ota.stop()
     coordinator.stop()
-    broker.stop()
 
 
 def _serving(agent) -> str:
@@ -55,7 +65,7 @@ def _serving(agent) -> str:
 
 
 def test_good_model_goes_healthy_over_mqtt(tmp_path, fleet, onnx_models):
-    registry, ota, agent = fleet
+    registry, ota, agent, *_ = fleet
     registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
     job = ota.deploy("kws", "dev-a", task="kws",
                      health={"window_s": 2.0, "min_requests": 3, "probe_interval_s": 0.1})
@@ -66,7 +76,7 @@ def test_good_model_goes_healthy_over_mqtt(tmp_path, fleet, onnx_models):
 
 
 def test_flipped_byte_is_rejected_and_old_model_keeps_serving(tmp_path, fleet, onnx_models):
-    registry, ota, agent = fleet
+    registry, ota, agent, *_ = fleet
     manifest = registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
     artifact = registry.artifact(manifest)
     data = bytearray(artifact.read_bytes())
@@ -82,7 +92,7 @@ def test_flipped_byte_is_rejected_and_old_model_keeps_serving(tmp_path, fleet, o
 
 
 def test_broken_model_is_rolled_back_within_30_s(tmp_path, fleet, onnx_models):
-    registry, ota, agent = fleet
+    registry, ota, agent, *_ = fleet
     registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2, nan=True), name="kws")
     start = time.monotonic()
     job = ota.deploy("kws", ["dev-a"], task="kws")
@@ -93,7 +103,7 @@ def test_broken_model_is_rolled_back_within_30_s(tmp_path, fleet, onnx_models):
 
 
 def test_agent_restart_in_the_middle_of_downloading_resumes(tmp_path, fleet, onnx_models):
-    registry, ota, agent = fleet
+    registry, ota, agent, *_ = fleet
     big = onnx_models.make(tmp_path / "kws.onnx", seed=3, hidden=8192)          # ~400 KB
     manifest = registry.add(big, name="kws")
     ota.server.rate_bps = manifest.size / 3                                       # ~3 s download
@@ -121,7 +131,7 @@ def test_deploy_by_sparql_query_over_the_live_fleet_graph(tmp_path, fleet, onnx_
     """Targets chosen by a SPARQL SELECT over the graph the coordinator's events keep current."""
     from ontology.live import FleetGraph
     from ontology.store import GraphStore
-    registry, ota, agent = fleet
+    registry, ota, agent, *_ = fleet
     graph = GraphStore.open(None)
     FleetGraph(graph).attach(ota.coordinator)
     query = ("PREFIX er: <https://w3id.org/edge-runtime/ns#> "
@@ -142,7 +152,7 @@ def agent_td(agent):
 
 def test_cli_deploy_and_deployments_against_a_running_coordinator(tmp_path, fleet, onnx_models, capsys):
     from cloud_sync.cli import main
-    registry, ota, agent = fleet
+    registry, ota, agent, *_ = fleet
     data = str(ota.coordinator.data_dir)
     model = onnx_models.make(tmp_path / "kws.onnx", seed=2)
     assert main(["models", "add", str(model), "--name", "kws", "--data", data]) == 0
@@ -162,7 +172,7 @@ def test_http_deploy_needs_the_write_token(tmp_path, fleet, onnx_models):
     from cloud_sync.dashboard.live_feed import LiveFeed
     from cloud_sync.dashboard.server import DashboardServer
     from cloud_sync.ota.http_api import mount
-    registry, ota, agent = fleet
+    registry, ota, agent, *_ = fleet
     registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
     server = DashboardServer({}, LiveFeed(), write_token="s3cret").start()
     mount(server, ota)          # what attach_ota(coordinator, dashboard=server) does
@@ -187,3 +197,42 @@ def test_http_deploy_needs_the_write_token(tmp_path, fleet, onnx_models):
             assert json.loads(response.read())["devices"]["dev-a"]["phase"] == "healthy"
     finally:
         server.stop()
+
+
+def test_agent_killed_mid_download_resumes_after_restart(tmp_path, fleet, onnx_models):
+    """A real crash (SIGKILL of an agent process), not a graceful stop: the fsynced .part and
+    the job journal are all that survive, and they are enough."""
+    import subprocess
+    import sys
+    registry, ota, _, broker, store = fleet
+    config = agent_config(tmp_path, "dev-b", _url(broker.port, store.get("dev-b")),
+                          onnx_models.make(tmp_path / "initial-b.onnx", seed=1))
+    config_file = tmp_path / "dev-b.json"
+    config_file.write_text(json.dumps(config))
+    log = open(tmp_path / "dev-b.log", "ab")
+
+    def start():
+        return subprocess.Popen([sys.executable, "-m", "edge_runtime.cli", "agent", "--config", str(config_file)],
+                                stdout=log, stderr=subprocess.STDOUT)
+    proc = start()
+    try:
+        wait_until(lambda: (ota.coordinator.device("dev-b") or {}).get("online"), 30, what="dev-b online")
+        manifest = registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=3, hidden=8192), name="kws")
+        ota.server.rate_bps = manifest.size / 4
+        job = ota.deploy("kws", ["dev-b"], task="kws",
+                         health={"window_s": 1.0, "min_requests": 3, "probe_interval_s": 0.1})
+        part = tmp_path / "dev-b" / "components" / "otacomponent" / "ota" / "downloads" / f"{job['job']}.part"
+        wait_until(lambda: part.exists() and part.stat().st_size > 0, 20, what="the download to start")
+        proc.kill()
+        proc.wait(10)
+        kept = part.stat().st_size
+        assert 0 < kept < manifest.size
+        ota.server.rate_bps = None
+        proc = start()
+        final = ota.wait(job["job"], 60)
+        assert final["devices"]["dev-b"]["phase"] == "healthy", final["devices"]
+        assert any(r == f"bytes={kept}-" for _, r in ota.server.requests), ota.server.requests
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
