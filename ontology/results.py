@@ -9,7 +9,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 _INTEGER_TYPES = {XSD + t for t in ("integer", "int", "long", "short", "byte", "nonNegativeInteger",
@@ -18,9 +18,11 @@ _INTEGER_TYPES = {XSD + t for t in ("integer", "int", "long", "short", "byte", "
 _FLOAT_TYPES = {XSD + t for t in ("double", "float", "decimal")}
 
 
-@dataclass(frozen=True)
-class Term:
-    """One RDF term: kind is 'uri', 'literal' or 'bnode' (SPARQL JSON's own names)."""
+class Term(NamedTuple):
+    """One RDF term: kind is 'uri', 'literal' or 'bnode' (SPARQL JSON's own names).
+
+    A NamedTuple, not a dataclass: a 10k-row result builds tens of thousands of these.
+    """
     kind: str
     value: str
     datatype: str | None = None

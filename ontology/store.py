@@ -51,18 +51,20 @@ class StoreUnavailable(OSError):
     """The store could not be opened or reached; the message says what to do."""
 
 
-def _term(node) -> Term | None:
-    """pyoxigraph term → Term."""
+def _term(node, _classes: dict = {}) -> Term | None:
+    """pyoxigraph term → Term (class lookups cached: this runs for every cell of every row)."""
     if node is None:
         return None
-    kind = type(node).__name__
-    if kind == "NamedNode":
-        return Term("uri", node.value)
-    if kind == "BlankNode":
-        return Term("bnode", node.value)
-    if kind == "Literal":
-        return Term("literal", node.value, node.datatype.value if node.language is None else None,
-                    node.language)
+    if not _classes:
+        import pyoxigraph
+        _classes.update({pyoxigraph.NamedNode: "uri", pyoxigraph.BlankNode: "bnode",
+                         pyoxigraph.Literal: "literal"})
+    kind = _classes.get(node.__class__)
+    if kind == "literal":
+        language = node.language
+        return Term("literal", node.value, None if language else node.datatype.value, language)
+    if kind is not None:
+        return Term(kind, node.value)
     return Term("literal", str(node))  # RDF-star triple terms: shown as text
 
 
@@ -134,7 +136,7 @@ class _OxigraphBackend:
             for solution in answer:
                 if cancelled.is_set():
                     break
-                rows.append(tuple(_term(solution[v]) for v in variables))
+                rows.append(tuple(map(_term, solution)))
             return QueryResult("select", variables=variables, rows=rows)
         triples = [(_term(t.subject), _term(t.predicate), _term(t.object)) for t in answer]
         return QueryResult("graph", triples=triples)

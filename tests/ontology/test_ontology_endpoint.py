@@ -51,7 +51,7 @@ def test_curl_post_forms_and_csv(endpoint_url, fleet_store):
                                     "--data-binary", query, endpoint_url)
     assert status == status2 == 200 and ctype.startswith("text/csv")
     lines = csv_body.splitlines()
-    assert lines[0] == "device,ram,storage,siteId"
+    assert lines[0] == "device,ram,storage"
     assert [line.split(",")[0] for line in lines[1:]] == json_ids
     assert json_ids and json_ids == [r["device"] for r in run_named(fleet_store, "capable_devices", sensor="microphone")]
 
