@@ -41,8 +41,19 @@ def global_frames(linker: GlobalLinker, times: list[float]) -> list[dict]:
     return frames
 
 
-def evaluate_global(linker: GlobalLinker, times: list[float], world_truth: list[FrameTruth]) -> dict:
-    frames = global_frames(linker, times)
+def evaluate_run(run, linker: GlobalLinker) -> dict:
+    """Per-sensor MOTA/IDF1, cross-sensor link scores and global MOTA/IDF1 of a simulated run,
+    leaving out the background-learning frames at the start."""
+    skip = run.warmup_frames
+    report = {"sensors": {s: mot_metrics(truth[skip:]) for s, truth in run.truth.items()}}
+    report.update(evaluate_global(linker, run.times, run.world_truth, skip))
+    return report
+
+
+def evaluate_global(linker: GlobalLinker, times: list[float], world_truth: list[FrameTruth],
+                    skip: int = 0) -> dict:
+    frames = global_frames(linker, times)[skip:]
+    world_truth = world_truth[skip:]
     scored = [FrameTruth(truth.people, truth.ignored, {tr["id"]: (tr["x"], tr["y"]) for tr in frame["tracks"]})
               for frame, truth in zip(frames, world_truth)]
     return {"links": link_scores(linker.links, list(linker.segments.values())),

@@ -33,7 +33,7 @@ def train(samples: np.ndarray, identity: np.ndarray, steps: int, seed: int = 0,
           identities_per_batch: int = 16, per_identity: int = 8):
     import torch
 
-    from cloud_sync.lidar.embedding_model import PersonEmbeddingNet, batch_hard_triplet_loss
+    from cloud_sync.lidar.embedding_model import PersonEmbeddingNet, supervised_contrastive_loss
 
     torch.manual_seed(seed)
     torch.set_num_threads(1)
@@ -53,7 +53,7 @@ def train(samples: np.ndarray, identity: np.ndarray, steps: int, seed: int = 0,
         batch[:, :, 1] *= rng.choice([-1.0, 1.0], size=(len(batch), 1))      # either side of a sensor
         batch[:, :, :2] += rng.normal(0, 0.03, size=(len(batch), 1, 2))      # centroid error
         labels = torch.as_tensor(np.repeat(chosen, per_identity))
-        loss = batch_hard_triplet_loss(model(torch.as_tensor(batch, dtype=torch.float32)), labels)
+        loss = supervised_contrastive_loss(model(torch.as_tensor(batch, dtype=torch.float32)), labels)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -15,6 +15,7 @@ class GroundConfig:
     iterations: int = 200            # RANSAC hypotheses, drawn all at once
     max_tilt_deg: float = 20.0       # the floor is roughly level in the sensor frame
     sample_points: int = 4000        # inliers are counted on this many points
+    fit_points: int = 20000          # the plane is fitted on a random subset of this size
     seed: int = 0                    # fixed: the same frame always gives the same plane
 
 

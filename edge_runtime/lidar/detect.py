@@ -13,7 +13,7 @@ import numpy as np
 from edge_runtime.lidar.clustering import cluster_ground_plane
 from edge_runtime.lidar.config import PipelineConfig
 from edge_runtime.lidar.ground import GroundPlane, fit_ground_plane
-from edge_runtime.lidar.person_filter import cluster_stats, person_mask
+from edge_runtime.lidar.person_filter import cluster_stats, members_of, person_mask
 
 
 @dataclass
@@ -61,8 +61,7 @@ def detect_people(points: np.ndarray, config: PipelineConfig | None = None,
         return []
     ground_z = plane.ground_z(stats.centre_xy[chosen])
     detections = []
-    for k, z in zip(chosen, ground_z):
-        member = stats.members(k)
+    for k, z, member in zip(chosen, ground_z, members_of(labels, chosen)):
         cx, cy = stats.centre_xy[k]
         local = np.column_stack([kept[member, 0] - cx, kept[member, 1] - cy, kept_height[member]])
         detections.append(Detection(float(cx), float(cy), float(z), float(stats.top[k]),

@@ -22,7 +22,7 @@ class GroundPlane:
     offset: float
 
     def height(self, points: np.ndarray) -> np.ndarray:
-        return points[:, :3] @ self.normal + self.offset
+        return points[:, :3] @ self.normal.astype(points.dtype) + points.dtype.type(self.offset)
 
     def ground_z(self, xy: np.ndarray) -> np.ndarray:
         """The z of the ground below each ``(x, y)``."""
@@ -38,10 +38,13 @@ def fit_ground_plane(points: np.ndarray, config: GroundConfig = GroundConfig()) 
     if len(points) < 3:
         raise ValueError(f"ground fit needs at least 3 points, got {len(points)}")
     rng = np.random.default_rng(config.seed)
-    xyz = points[:, :3].astype(np.float64)
+    # A random subset fixes the plane as well as all points do, at a cost independent of N
+    # (drawn with replacement: a permutation of 100k points costs more than the fit).
+    xyz = points[rng.integers(0, len(points), min(config.fit_points, len(points))), :3]
     # The floor lies in the lower part of the cloud: seed hypotheses there, score on everything.
-    low = xyz[xyz[:, 2] <= np.quantile(xyz[:, 2], 0.5)]
-    sample = xyz[rng.choice(len(xyz), min(config.sample_points, len(xyz)), replace=False)]
+    z = xyz[:, 2]
+    low = xyz[z <= np.partition(z, len(z) // 2)[len(z) // 2]].astype(np.float64)
+    sample = xyz[rng.integers(0, len(xyz), min(config.sample_points, len(xyz)))].astype(np.float64)
     triplets = low[rng.integers(0, len(low), size=(config.iterations, 3))]
     normals = np.cross(triplets[:, 1] - triplets[:, 0], triplets[:, 2] - triplets[:, 0])
     norms = np.linalg.norm(normals, axis=1)
@@ -59,11 +62,13 @@ def fit_ground_plane(points: np.ndarray, config: GroundConfig = GroundConfig()) 
 
 
 def _refine(xyz: np.ndarray, plane: GroundPlane, distance_m: float) -> GroundPlane:
-    """Least-squares refit on the inliers of the best hypothesis (SVD of centred inliers)."""
-    inliers = xyz[np.abs(plane.height(xyz)) < distance_m]
+    """Least-squares refit on the inliers of the best hypothesis: the normal is the smallest
+    eigenvector of their 3×3 scatter matrix (same answer as an SVD, a fraction of the cost)."""
+    inliers = xyz[np.abs(plane.height(xyz)) < distance_m].astype(np.float64)
     if len(inliers) < 3:
         return plane
     centre = inliers.mean(axis=0)
-    normal = np.linalg.svd(inliers - centre, full_matrices=False)[2][-1]
+    centred = inliers - centre
+    normal = np.linalg.eigh(centred.T @ centred)[1][:, 0]
     normal = normal if normal[2] > 0 else -normal
     return GroundPlane(normal, float(-normal @ centre))

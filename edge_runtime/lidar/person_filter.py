@@ -1,7 +1,8 @@
 """Per-cluster statistics and the person filter (height, footprint, point count).
 
-Statistics are computed for all clusters at once: points are sorted by cluster label and
-reduced with ``ufunc.reduceat``, so the cost does not grow with a Python loop over clusters.
+Statistics are computed for all clusters at once with ``np.bincount`` and unbuffered
+``ufunc.at`` reductions (O(points), no sort, no Python loop over clusters); the points of a
+cluster are gathered only for the few clusters that pass the filter.
 """
 from __future__ import annotations
 
@@ -14,33 +15,38 @@ from edge_runtime.lidar.config import PersonConfig
 
 @dataclass
 class ClusterStats:
-    """One row per cluster; ``order``/``starts`` give each cluster's points in the input."""
+    """One row per cluster label ``0..K-1``."""
 
     count: np.ndarray        # (K,)
     centre_xy: np.ndarray    # (K, 2) mean of the points
     top: np.ndarray          # (K,) highest point above ground = height
     bottom: np.ndarray       # (K,) lowest point above ground
     extent: np.ndarray       # (K, 2) x and y extent of the footprint
-    order: np.ndarray        # point indices sorted by cluster
-    starts: np.ndarray       # (K + 1,) slice bounds into ``order``
 
-    def members(self, k: int) -> np.ndarray:
-        return self.order[self.starts[k]:self.starts[k + 1]]
+
+def _reduce(ufunc: np.ufunc, start: float, labels: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    out = np.full(k, start, dtype=values.dtype)
+    ufunc.at(out, labels, values)
+    return out
 
 
 def cluster_stats(xy: np.ndarray, height: np.ndarray, labels: np.ndarray) -> ClusterStats:
-    order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]]) if len(labels) else np.zeros(0, int)
-    count = np.diff(np.r_[starts, len(labels)])
-    sxy, sh = xy[order], height[order]
-    if len(labels) == 0:
-        empty = np.zeros((0, 2))
-        return ClusterStats(count, empty, np.zeros(0), np.zeros(0), empty, order, np.zeros(1, int))
-    centre = np.add.reduceat(sxy, starts, axis=0) / count[:, None]
-    extent = np.maximum.reduceat(sxy, starts, axis=0) - np.minimum.reduceat(sxy, starts, axis=0)
-    return ClusterStats(count, centre, np.maximum.reduceat(sh, starts), np.minimum.reduceat(sh, starts),
-                        extent, order, np.r_[starts, len(labels)])
+    k = int(labels.max()) + 1 if len(labels) else 0
+    count = np.bincount(labels, minlength=k)
+    safe = np.maximum(count, 1)
+    centre = np.column_stack([np.bincount(labels, xy[:, 0], k) / safe, np.bincount(labels, xy[:, 1], k) / safe])
+    low = np.column_stack([_reduce(np.minimum, np.inf, labels, xy[:, i], k) for i in (0, 1)])
+    high = np.column_stack([_reduce(np.maximum, -np.inf, labels, xy[:, i], k) for i in (0, 1)])
+    return ClusterStats(count, centre, _reduce(np.maximum, -np.inf, labels, height, k),
+                        _reduce(np.minimum, np.inf, labels, height, k), high - low)
+
+
+def members_of(labels: np.ndarray, chosen: np.ndarray) -> list[np.ndarray]:
+    """Point indices of each chosen cluster (sorting only the points of those clusters)."""
+    picked = np.flatnonzero(np.isin(labels, chosen))
+    picked = picked[np.argsort(labels[picked], kind="stable")]
+    bounds = np.searchsorted(labels[picked], chosen, side="left"), np.searchsorted(labels[picked], chosen, side="right")
+    return [picked[a:b] for a, b in zip(*bounds)]
 
 
 def person_mask(stats: ClusterStats, config: PersonConfig) -> np.ndarray:

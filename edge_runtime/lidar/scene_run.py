@@ -35,8 +35,10 @@ class SceneRun:
     segments: list[TrackSegment] = field(default_factory=list)     # in arrival order
     truth: dict[str, list[FrameTruth]] = field(default_factory=dict)
     world_truth: list[FrameTruth] = field(default_factory=list)
-    latency_s: dict[str, list[float]] = field(default_factory=dict)
+    latency_s: dict[str, list[float]] = field(default_factory=dict)   # wall clock per frame
+    cpu_s: dict[str, list[float]] = field(default_factory=dict)       # CPU time per frame (one thread)
     points_per_frame: dict[str, list[int]] = field(default_factory=dict)
+    warmup_frames: int = 0      # background learning: no detections yet, left out of scores
 
     def assign_segment_truth(self) -> None:
         truth_at = {round(t, 3): frame.people for t, frame in zip(self.times, self.world_truth)}
@@ -67,15 +69,18 @@ def run_scene(frames: Iterator[InputFrame], sensors: list[SensorSpec], config: P
               embedder=None) -> SceneRun:
     pipelines = {s.sensor_id: SensorPipeline(s, config, embedder) for s in sensors}
     run = SceneRun(sensors, tracks={s: [] for s in pipelines}, truth={s: [] for s in pipelines},
-                   latency_s={s: [] for s in pipelines}, points_per_frame={s: [] for s in pipelines})
+                   latency_s={s: [] for s in pipelines}, cpu_s={s: [] for s in pipelines},
+                   points_per_frame={s: [] for s in pipelines},
+                   warmup_frames=(config or PipelineConfig()).background.learn_frames)
     for frame in frames:
         run.times.append(frame.t)
         world = FrameTruth()
         for sensor_id, pipeline in pipelines.items():
             points = frame.points[sensor_id]
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             output = pipeline.process(frame.t, points)
             run.latency_s[sensor_id].append(time.perf_counter() - start)
+            run.cpu_s[sensor_id].append(time.process_time() - cpu_start)
             run.points_per_frame[sensor_id].append(len(points))
             hypotheses = {int(tr["id"]): (tr["x"], tr["y"]) for tr in output.tracks}
             run.tracks[sensor_id].append(hypotheses)

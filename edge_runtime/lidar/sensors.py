@@ -6,6 +6,7 @@ The pose maps sensor coordinates to world coordinates: ``world = R @ p + t`` wit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -26,6 +27,10 @@ class SensorSpec:
     dropout: float = 0.02
 
     def rotation(self) -> np.ndarray:
+        return self._rotation
+
+    @cached_property
+    def _rotation(self) -> np.ndarray:
         yaw, pitch = np.radians(self.yaw_deg), np.radians(self.pitch_deg)
         cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
         rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
@@ -53,7 +58,7 @@ class SensorSpec:
         return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], -1).reshape(-1, 3)
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         data["elevation_deg"] = list(self.elevation_deg)
         return data
 
