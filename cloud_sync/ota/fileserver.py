@@ -9,6 +9,7 @@ models themselves are confidential (``token`` makes every request need
 from __future__ import annotations
 
 import hmac
+from collections import deque
 import re
 import threading
 import time
@@ -28,7 +29,7 @@ class ArtifactServer:
         self.models_root = Path(models_root)
         self.token = token
         self.rate_bps = rate_bps      # per download; keeps a fleet roll-out from saturating the uplink
-        self.requests: list[tuple[str, str | None]] = []      # (path, Range header) for diagnostics
+        self.requests: deque[tuple[str, str | None]] = deque(maxlen=1000)   # (path, Range) recent requests
         server = self
 
         class Handler(BaseHTTPRequestHandler):

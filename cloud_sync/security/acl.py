@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloud_sync.protocol.topics import DEVICE_ID_RE, TopicTree, check_device_id  # noqa: F401 (re-export)
+from cloud_sync.protocol.topics import DEVICE_ID_RE, TopicTree
 
 # What a device may read, relative to its own subtree / the fleet prefix (docs/protocol.md).
 DEVICE_READS = ("cmd/#", "task/+/request", "config/desired", "deploy/#")

@@ -51,7 +51,7 @@ def cmd_add(args) -> int:
         creds = store.add(args.name, args.role, rotate=args.rotate)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    print(f"{creds.role} {creds.username}: credentials in {store._role_dir(creds.role) / (creds.username + '.json')}")
+    print(f"{creds.role} {creds.username}: credentials in {store.secret_path(creds.username, creds.role)}")
     print(f"broker files: {store.passwd_path}, {store.acl_path} (send SIGHUP to a running mosquitto)")
     if args.cert:
         pair = _pki(args).issue_client(creds.username)
@@ -81,9 +81,10 @@ def cmd_token(args) -> int:
 
 
 def cmd_cert_server(args) -> int:
-    pair = _pki(args).issue_server(args.host or ["localhost", "127.0.0.1"])
-    print(f"CA: {_pki(args).ca.cert}\nserver certificate: {pair.cert} key: {pair.key}")
-    print("broker listener lines:\n" + _pki(args).mosquitto_tls_conf(require_certificate=args.require_client_cert))
+    pki = _pki(args)
+    pair = pki.issue_server(args.host or ["localhost", "127.0.0.1"])
+    print(f"CA: {pki.ca.cert}\nserver certificate: {pair.cert} key: {pair.key}")
+    print("broker listener lines:\n" + pki.mosquitto_tls_conf(require_certificate=args.require_client_cert))
     return 0
 
 

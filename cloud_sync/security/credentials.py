@@ -17,8 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cloud_sync.protocol.topics import TopicTree
-from cloud_sync.security.acl import AclRules, check_device_id, check_user_name
+from cloud_sync.protocol.topics import TopicTree, check_device_id
+from cloud_sync.security.acl import AclRules, check_user_name
 from cloud_sync.security.passwords import PasswordFile, new_password
 from cloud_sync.security.tokens import TokenStore
 
@@ -46,15 +46,18 @@ class CredentialStore:
     def _role_dir(self, role: str) -> Path:
         return self.dir / ("devices" if role == "device" else "coordinators")
 
+    def secret_path(self, username: str, role: str = "device") -> Path:
+        return self._role_dir(role) / f"{username}.json"
+
     def _write_secret(self, creds: Credentials) -> None:
-        path = self._role_dir(creds.role) / f"{creds.username}.json"
+        path = self.secret_path(creds.username, creds.role)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(creds.to_json())
 
     def get(self, username: str, role: str = "device") -> Credentials | None:
-        path = self._role_dir(role) / f"{username}.json"
+        path = self.secret_path(username, role)
         return Credentials(**json.loads(path.read_text())) if path.exists() else None
 
     def names(self, role: str) -> list[str]:
@@ -79,7 +82,7 @@ class CredentialStore:
         return creds
 
     def remove(self, username: str, role: str = "device") -> bool:
-        path = self._role_dir(role) / f"{username}.json"
+        path = self.secret_path(username, role)
         if not path.exists():
             return False
         path.unlink()

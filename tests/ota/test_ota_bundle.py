@@ -4,7 +4,6 @@ sd_notify supervision."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -21,7 +20,6 @@ from cloud_sync.security.credentials import CredentialStore
 from cloud_sync.security.passwords import PasswordFile
 from edge_runtime.bundle.builder import BundleRequest, build_bundle, build_project_wheel
 from edge_runtime.bundle.targets import UnsupportedTarget
-from edge_runtime.waiting import wait_until
 
 PROFILES = device_profiles.list_profiles()
 PROFILE_IDS = [p if isinstance(p, str) else p.id for p in PROFILES]
