@@ -136,13 +136,19 @@ def thing_description(profile: Any, device_id: str, base_topic: str | None = Non
                        "forms": [_form(f"{topic}/health", ["readproperty", "observeproperty"])]},
         },
         "actions": {
-            "deploy": {"description": "install a signed model bundle",
-                       "forms": [_form(f"{topic}/deploy", "invokeaction")]},
-            "command": {"description": "run an agent command; the reply carries the correlation id",
-                        "forms": [_form(f"{topic}/cmd", "invokeaction")]},
+            "deploy": {"description": "install a signed model bundle (job order)",
+                       "uriVariables": {"job": {"type": "string"}},
+                       "forms": [_form(f"{topic}/deploy/{{job}}/order", "invokeaction")]},
+            "command": {"description": "run an agent command; the reply (…/reply) carries the correlation id",
+                        "uriVariables": {"command": {"type": "string"}},
+                        "forms": [_form(f"{topic}/cmd/{{command}}", "invokeaction")]},
         },
-        "events": {"result": {"description": "workload results",
-                              "forms": [_form(f"{topic}/result", "subscribeevent")]}},
+        "events": {
+            "result": {"description": "workload results, one topic level per task",
+                       "forms": [_form(f"{topic}/result/+", "subscribeevent")]},
+            "deployState": {"description": "state of each deployment job (queued … healthy / failed)",
+                            "forms": [_form(f"{topic}/deploy/+", "subscribeevent")]},
+        },
     }
     for key, term, kind in SCALAR_FIELDS:
         if info.get(key) is not None:
