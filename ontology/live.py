@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from rdflib import Graph, Literal
@@ -25,6 +26,7 @@ from ontology.ns import ER, deployment_iri, device_iri, site_iri
 from ontology.shacl import DescriptionRejected
 
 log = logging.getLogger(__name__)
+VOCABULARY = Path(__file__).parent / "vocab" / "edge-runtime.ttl"
 _TEMPERATURE_KEYS = ("temperature_c", "temp_c", "cpu_temp_c", "soc_temp_c", "temperature")
 
 
@@ -38,8 +40,10 @@ class _Summary:
 
 
 class FleetGraph:
-    def __init__(self, store, summary_interval_s: float = 5.0):
+    def __init__(self, store, summary_interval_s: float = 5.0, load_vocabulary: bool = True):
         self.store = store
+        if load_vocabulary:  # labels and comments of our terms become queryable (idempotent)
+            store.load_file(VOCABULARY, "turtle")
         self.summary_interval_s = summary_interval_s
         self.rejected: list[tuple[str, str]] = []   # (device id, why) of refused descriptions
         self.errors: Counter[str] = Counter()       # event kind → handler failures

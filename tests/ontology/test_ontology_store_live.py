@@ -83,6 +83,8 @@ def test_live_graph_follows_events(small_fleet):
         hub.emit("td", f"d{i}", thing_description(load_profile(pid), f"d{i}", site="eu-oslo"), T0)
         hub.emit("state", f"d{i}", {"online": True}, T0 + 1)
     assert capable_devices(store, sensor="microphone", backend="tflm") == ["d1"]
+    assert store.query('PREFIX er: <https://w3id.org/edge-runtime/ns#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> '
+                       'SELECT ?l WHERE { er:ramBytes rdfs:label ?l }') == [{"l": "RAM (bytes)"}]
     assert capable_devices(store, min_ram_bytes=2 << 30) == ["d0", "d2"]
 
     hub.emit("state", "d2", {"online": False}, T0 + 60)
