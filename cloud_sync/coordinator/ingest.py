@@ -68,18 +68,24 @@ class IngestWriter:
 
     # ----- producer side (network thread) ---------------------------------------------------------
     def submit(self, item: Inbound) -> None:
-        self._idle.clear()
         self._queue.append(item)
-        self._wake.set()
+        if not self._wake.is_set():
+            self._wake.set()
 
     @property
     def pending(self) -> int:
         return len(self._queue)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted so far is committed."""
-        self._wake.set()
-        return self._idle.wait(timeout)
+        """Wait until everything submitted so far is committed. (The writer clears ``_idle``
+        before it pops a batch, so 'idle and queue empty' means nothing is in flight.)"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._wake.set()
+            if self._idle.wait(max(0.0, deadline - time.monotonic())) and not self._queue:
+                return True
+            time.sleep(0.005)
+        return False
 
     # ----- writer thread ------------------------------------------------------------------------
     def start(self) -> None:
@@ -101,6 +107,7 @@ class IngestWriter:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
+            self._idle.clear()
             batch = []
             while self._queue and len(batch) < self.batch_max:
                 batch.append(self._queue.popleft())

@@ -11,6 +11,7 @@ while device state/TD and replies reach every replica. Point them at one ``data_
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from cloud_sync.coordinator.requests import Reply, Requester
 from cloud_sync.coordinator.store import Store
 from cloud_sync.protocol import (ProtocolError, RejectionCounter, TopicTree, encode, envelope,
                                  parse_message)
+from cloud_sync.connection import as_url
 from cloud_sync.protocol.link import Backoff, Link
 
 log = logging.getLogger(__name__)
@@ -34,13 +36,18 @@ SHARED_SUFFIXES = ("result/+", "health", "deploy/+")      # split between replic
 BROADCAST_SUFFIXES = ("state", "td", "config/reported")   # every replica keeps the registry
 REPLY_KINDS = {"cmd_reply", "task_reply"}
 DEFAULT_OFFLINE_AFTER_S = 60.0
+# The coordinator speaks MQTT 3.1.1 unless its URL says ?protocol=5: nothing it does needs
+# v5, and paho's v5 property decoding doubled the CPU per ingested message (measured
+# 126 vs 70 us/msg, benchmarks/ingest_bench.py). Devices use v5 where the broker has it.
+INGEST_PROTOCOL = "3.1.1"
 
 
 class Coordinator:
     def __init__(self, broker_url: str | None, data_dir: Path | str, *, fleet: str = "default",
                  root: str = "edge", replica_id: str = "main", share_group: str | None = None,
                  offline_after_s: float | None = None, heartbeat_misses: float = 3.0,
-                 persistent_session: bool = True, ingest_batch: int = 5000):
+                 persistent_session: bool = True, ingest_batch: int = 5000,
+                 protocol: str = INGEST_PROTOCOL):
         self.data_dir = Path(data_dir)
         self.topics = TopicTree(root, fleet)
         self.replica_id = replica_id
@@ -55,6 +62,7 @@ class Coordinator:
         self.events = EventHub()
         self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch)
         self._persistent = persistent_session
+        self.protocol = protocol
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -70,7 +78,10 @@ class Coordinator:
             self.embedded_broker = EmbeddedBroker().start()
             self.broker_url = self.embedded_broker.url
         presence = self.topics.coordinator_presence(self.replica_id)
-        self.link = Link(self.broker_url, f"coordinator-{self.topics.fleet}-{self.replica_id}",
+        url = as_url(self.broker_url)
+        if url.protocol == "auto" and self.protocol != "auto":
+            url = dataclasses.replace(url, protocol=self.protocol)
+        self.link = Link(url, f"coordinator-{self.topics.fleet}-{self.replica_id}",
                          clean=not self._persistent,
                          will=(presence, self._presence_payload(False), 1, True),
                          on_connect=self._on_connect, on_message=self._on_message,
