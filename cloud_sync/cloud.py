@@ -7,7 +7,6 @@ in-process. Each part stays its own concern (ingest in ``coordinator``, the grap
 from __future__ import annotations
 
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,23 @@ from cloud_sync.dashboard.activity import ActivityLog
 from cloud_sync.dashboard.live_feed import LiveFeed
 from cloud_sync.dashboard.server import DashboardServer
 from cloud_sync.dashboard.views import FleetViews
+from cloud_sync.security.tokens import TokenError, TokenStore
 
 log = logging.getLogger(__name__)
 
 
 class CloudStack:
     def __init__(self, broker_url: str | None, data_dir: Path | str, *, http_host: str = "127.0.0.1",
-                 http_port: int = 0, write_token: str | None = None, graph_location: str | None = None,
+                 http_port: int = 0, graph_location: str | None = None, ota: bool = True,
                  **coordinator_options: Any):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.write_token = write_token or secrets.token_urlsafe(24)
+        # Writes over HTTP (deploy, SPARQL update) need a bearer token from this store; the stack
+        # issues its own "coordinator" token at each start (named tokens: 'cloud-sync credentials').
+        self.tokens = TokenStore(self.data_dir / "security" / "http_tokens.json")
+        self.write_token = self.tokens.issue("coordinator")
+        self.with_ota = ota
+        self.ota = None
         self.coordinator = Coordinator(broker_url, self.data_dir, **coordinator_options)
         self.feed = LiveFeed()
         self.activity = ActivityLog(self.data_dir, notify=self.feed.publish)
@@ -50,15 +55,26 @@ class CloudStack:
         self.coordinator.start(wait_s=wait_s)
         views = FleetViews(self.coordinator, self.activity, self.graph_store)
         self.server = DashboardServer(views.routes(), self.feed, self.http_host, self.http_port,
-                                      write_token=self.write_token)
+                                      authorise=self._authorised)
         if self.graph_store is not None:
             from ontology.endpoint import SparqlEndpoint
             endpoint = SparqlEndpoint(self.graph_store, update_token=self.write_token)
             self.server.mount("GET", "/sparql", endpoint.handle)
             self.server.mount("POST", "/sparql", endpoint.handle)
+        if self.with_ota:
+            from cloud_sync.ota.service import attach_ota
+            self.ota = attach_ota(self.coordinator, dashboard=self.server, graph=self.graph_store,
+                                  http_host=self.http_host)
         self.server.start()
         log.info("dashboard at %s", self.server.url)
         return self
+
+    def _authorised(self, headers: dict[str, str]) -> bool:
+        try:
+            self.tokens.require(headers)
+            return True
+        except TokenError:
+            return False
 
     def _open_graph(self) -> None:
         """The fleet graph is optional: without the cloud extra the coordinator still ingests."""
@@ -81,6 +97,8 @@ class CloudStack:
         self.feed.publish(summary)
 
     def stop(self) -> None:
+        if self.ota:
+            self.ota.stop()
         if self.server:
             self.server.stop()
         self.coordinator.stop()

@@ -7,7 +7,6 @@ their own handlers without this module knowing them.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import queue
@@ -41,10 +40,11 @@ class DashboardServer:
     """Serves the dashboard on ``host:port`` (port 0 picks a free one) in a background thread."""
 
     def __init__(self, api: dict[str, Callable[[str], Any]], hub: LiveFeed,
-                 host: str = "127.0.0.1", port: int = 0, write_token: str | None = None):
+                 host: str = "127.0.0.1", port: int = 0,
+                 authorise: Callable[[dict[str, str]], bool] | None = None):
         self.api = api                # "/api/fleet" -> fn(rest_of_path) -> JSON-able
         self.hub = hub
-        self.write_token = write_token
+        self.authorise = authorise or (lambda headers: False)   # writes are refused by default
         self.routes: list[tuple[str, str, RouteHandler, bool]] = []
         self._stop = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
@@ -71,19 +71,13 @@ class DashboardServer:
         self.httpd.server_close()
 
     # ------------------------------------------------------------------ request handling
-    def _authorised(self, headers: dict[str, str]) -> bool:
-        if not self.write_token:
-            return False
-        given = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given.encode(), self.write_token.encode())
-
     def dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         route_path = path.split("?", 1)[0]
         for route_method, prefix, handler, needs_token in self.routes:
             if method == route_method and route_path.startswith(prefix):
-                if needs_token and not self._authorised(headers):
+                if needs_token and not self.authorise(headers):
                     return error_response(401, "this write needs 'Authorization: Bearer <token>' "
-                                               "(see 'cloud-sync coordinator --help')")
+                                               "(see 'cloud-sync credentials --help')")
                 return handler(method, path, headers, body)
         if method != "GET":
             return error_response(405, f"{method} is not allowed on {route_path}")

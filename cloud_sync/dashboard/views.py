@@ -37,7 +37,7 @@ class FleetViews:
     def routes(self) -> dict[str, Any]:
         return {"/api/fleet": self.fleet, "/api/device": self.device, "/api/das": self.das,
                 "/api/lidar": self.lidar, "/api/fl": self.fl, "/api/edvit": self.edvit,
-                "/api/deployments": self.deployments, "/api/queries": self.queries}
+                "/api/device-deployments": self.deployments, "/api/queries": self.queries}
 
     # ------------------------------------------------------------------ fleet and devices
     def fleet(self, _rest: str = "") -> dict[str, Any]:

@@ -172,9 +172,18 @@ def test_http_deploy_needs_the_write_token(tmp_path, fleet, onnx_models):
     from cloud_sync.dashboard.live_feed import LiveFeed
     from cloud_sync.dashboard.server import DashboardServer
     from cloud_sync.ota.http_api import mount
+    from cloud_sync.security.tokens import TokenError, TokenStore
     registry, ota, agent, *_ = fleet
     registry.add(onnx_models.make(tmp_path / "kws.onnx", seed=2), name="kws")
-    server = DashboardServer({}, LiveFeed(), write_token="s3cret").start()
+    tokens = TokenStore(tmp_path / "http_tokens.json")
+    secret = tokens.issue("operator")
+
+    def authorise(headers):
+        try:
+            return bool(tokens.require(headers))
+        except TokenError:
+            return False
+    server = DashboardServer({}, LiveFeed(), authorise=authorise).start()
     mount(server, ota)          # what attach_ota(coordinator, dashboard=server) does
     body = json.dumps({"model": "kws", "to": ["dev-a"], "task": "kws",
                        "health": {"window_s": 1.0, "min_requests": 3, "probe_interval_s": 0.1}}).encode()
@@ -190,7 +199,7 @@ def test_http_deploy_needs_the_write_token(tmp_path, fleet, onnx_models):
     try:
         assert post(None)[0] == 401 and post("wrong")[0] == 401
         assert not ota.deployments.book.list()                      # nothing was ordered
-        status, job = post("s3cret")
+        status, job = post(secret)
         assert status == 201 and job["targets"] == ["dev-a"]
         assert ota.wait(job["job"], 60)["state"] == "healthy"
         with urllib.request.urlopen(server.url + f"api/deployments/{job['job']}", timeout=10) as response:

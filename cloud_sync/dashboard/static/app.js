@@ -149,7 +149,7 @@ async function loadEdvit() {
     esc(Object.entries(r.per_device_ms || {}).map(([k, v]) => `${k}: ${fmt(v, 1)}`).join(" · "))]);
 }
 async function loadDeployments() {
-  const d = await getJSON("/api/deployments");
+  const d = await getJSON("/api/device-deployments");
   fillRows($("#deploy-table tbody"), d.deployments, (j) => [esc(j.job), esc(j.model), esc(j.device), esc(j.state), ago(j.ts), esc(j.detail || "")]);
 }
 
