@@ -1,0 +1,62 @@
+"""Every tunable number of the DAS traffic pipeline, in one place, in physical units.
+
+Values are in seconds, metres, Hz and km/h (never in samples or pixels) so the same
+parameters serve a 1 kHz / 1 m OptoDAS and a 250 Hz / 2 m recording. The defaults are
+what the tests and the benchmark use; ``DetectionParams.from_dict`` takes a task config.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    # --- preprocessing (stateful, streaming == batch) ---
+    block_s: float = 0.01                 # block-mean pre-decimation period (-> ~100 Hz)
+    bin_m: float = 5.0                    # channels averaged into bins of about this width
+    quasi_static_hz: tuple[float, float] = (0.4, 6.0)   # the passing-load band
+    vib_low_hz: tuple[float, float] = (4.0, 14.0)       # truck-like road vibration
+    vib_high_hz: tuple[float, float] = (14.0, 40.0)     # car-like road vibration
+    envelope_hz: float = 2.5              # low-pass of the squared signals
+    out_fs: float = 25.0                  # envelope image rate (time resolution 40 ms)
+    # --- windows ---
+    window_s: float = 60.0
+    hop_s: float = 20.0
+    # --- directional smoothing / ridge / threshold ---
+    nominal_speed_kmh: float = 75.0       # the smoothing kernel follows this slope
+    smooth_length_m: float = 20.0
+    ridge_halfwidth_s: float = 0.3        # non-maximum suppression along time
+    threshold_snr: float = 2.5            # ridge pixels above this (noise = 1)
+    # --- Hough ---
+    speed_range_kmh: tuple[float, float] = (20.0, 160.0)
+    hough_theta_deg: float = 0.25
+    min_line_m: float = 120.0
+    max_gap_m: float = 40.0
+    hough_votes_fraction: float = 0.5     # of the bins along min_line_m
+    # --- merging and splitting ---
+    merge_eps_s: float = 0.35             # DBSCAN eps on the mean time gap of two lines
+    min_headway_s: float = 0.55           # two vehicles closer than this are one
+    peak_fraction: float = 0.08           # secondary peaks along a line down to this share
+    profile_smooth_s: float = 0.2         # moving average of the slant-stack profile
+    split_dip: float = 0.35               # two peaks are two vehicles if the profile dips below this share
+    min_coverage: float = 0.35            # share of bins along a line that must light up
+    min_stack_snr: float = 2.0
+    pick_halfwidth_s: float = 0.35        # arrival-time picking around a line
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "DetectionParams":
+        """Build from a (partial) dict, with a clear error for unknown keys."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown DAS detection parameter(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        for f in fields(cls):
+            if f.name in values and isinstance(getattr(cls, f.name, None), tuple):
+                values[f.name] = tuple(values[f.name])
+        return cls(**values)

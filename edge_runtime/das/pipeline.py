@@ -1,0 +1,60 @@
+"""One window of envelope image in, vehicle detections out: the named steps in order.
+
+    normalise_columns -> directional_smooth (per direction) -> ridge_mask -> hough_segments
+    -> segments_to_lines -> merge_lines (DBSCAN) -> split_line (close followers)
+    -> dedupe -> fit_line (speed) -> line_features (classifier inputs)
+
+Pure: the same window gives the same detections; state lives in ``streaming.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edge_runtime.das.lines import (ImageAxes, directional_smooth, hough_segments, merge_lines,
+                                    normalise_columns, ridge_mask, segments_to_lines)
+from edge_runtime.das.params import DetectionParams
+from edge_runtime.das.preprocess import Geometry
+from edge_runtime.das.vehicles import Detection, dedupe, fit_line, line_features, split_line
+
+
+def window_axes(geometry: Geometry, t_start: float) -> ImageAxes:
+    last_channel = geometry.bin_starts[-1] + geometry.bin_counts[-1] - 1
+    return ImageAxes(t_start=t_start, out_fs=geometry.out_fs, x_first=float(geometry.bin_centres_m[0]),
+                     bin_dx=geometry.bin_size * geometry.dx, x_mid=0.5 * last_channel * geometry.dx)
+
+
+def candidate_lines(z: np.ndarray, axes: ImageAxes, params: DetectionParams) -> np.ndarray:
+    """Hough lines of both directions, merged by DBSCAN: rows ``(t_c, s, x_lo, x_hi, span)``."""
+    found = []
+    for direction in (+1, -1):
+        smoothed = directional_smooth(z, axes, direction, params)
+        segments = hough_segments(ridge_mask(smoothed, axes, params), axes, direction, params)
+        found.append(segments_to_lines(segments, axes))
+    lines = np.vstack(found)
+    # merge each direction on its own: opposite lines can cross but are never one vehicle
+    merged = [merge_lines(lines[np.sign(lines[:, 1]) == d], axes.x_mid, params) for d in (+1, -1)]
+    return np.vstack([m for m in merged if len(m)]) if any(len(m) for m in merged) else np.zeros((0, 5))
+
+
+def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
+                  params: DetectionParams) -> list[Detection]:
+    """Vehicles in one window of ``envelope`` rows ``(time, feature, bin)``."""
+    axes = window_axes(geometry, t_start)
+    z, alive = normalise_columns(envelope[:, 0, :])
+    lines = candidate_lines(z, axes, params)
+    candidates = dedupe([det for t_c, slowness, *_ in lines
+                         for det in split_line(z, axes, alive, t_c, slowness, params)], params)
+    refined = []
+    for det in candidates:
+        gaps = [abs(o.t_center - det.t_center) for o in candidates
+                if o is not det and o.direction == det.direction]
+        halfwidth = min([params.pick_halfwidth_s] + [0.5 * g for g in gaps])
+        fitted = fit_line(z, axes, alive, det, halfwidth)
+        if fitted is not None and fitted.coverage >= params.min_coverage:
+            refined.append(fitted)
+    detections = dedupe(refined, params)
+    vib_low, _ = normalise_columns(envelope[:, 1, :])
+    vib_high, _ = normalise_columns(envelope[:, 2, :])
+    for det in detections:
+        det.features = line_features([z, vib_low, vib_high], axes, alive, det)
+    return detections

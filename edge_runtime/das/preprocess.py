@@ -1,0 +1,151 @@
+"""Stateful front end: raw strain-rate chunks in, small envelope images out.
+
+This is the only stage that touches full-rate data, so it is built to be cheap and
+chunk-invariant:
+
+1. ``block_mean``: average blocks of ``q`` samples (~100 Hz out). A boxcar is an FIR
+   anti-alias filter with nulls at multiples of the new rate; leftover samples wait
+   for the next chunk, so chunking never changes the result.
+2. ``bin_channels``: average channels into bins of ``bin_m`` metres (linear, so it
+   commutes with the temporal filters that follow and saves their cost).
+3. Three IIR band-passes with their ``zi`` state carried across chunks: the
+   quasi-static band (passing loads) and two road-vibration bands (classifier features).
+4. ``remove_common_mode``: subtract the median over bins at each instant (coherent
+   laser/phase noise hits every channel at once; a vehicle hits only a few bins).
+5. Square, low-pass (state carried), keep every ``r``-th sample (decimation phase
+   carried), square-root: amplitude envelopes at ``out_fs`` Hz.
+
+Feeding the same samples in any chunking gives the same rows, bit for bit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from edge_runtime.das.params import DetectionParams
+
+FEATURES = ("quasi_static", "vib_low", "vib_high")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the envelope image's rows and columns lie in time and space."""
+
+    fs_in: float
+    block: int              # raw samples per block-mean
+    decimate: int           # block-mean samples per output row
+    out_fs: float
+    bin_size: int           # channels per bin
+    bin_starts: np.ndarray  # first channel of each bin
+    bin_counts: np.ndarray
+    dx: float
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.bin_starts.size)
+
+    @property
+    def bin_centres_m(self) -> np.ndarray:
+        """Distance of each bin centre from channel 0 (m)."""
+        return (self.bin_starts + (self.bin_counts - 1) / 2.0) * self.dx
+
+    @property
+    def raw_samples_per_row(self) -> int:
+        return self.block * self.decimate
+
+
+def make_geometry(fs: float, dx: float, n_channels: int, params: DetectionParams) -> Geometry:
+    block = max(1, int(round(fs * params.block_s)))
+    fs1 = fs / block
+    decimate = max(1, int(round(fs1 / params.out_fs)))
+    bin_size = max(1, int(round(params.bin_m / dx)))
+    starts = np.arange(0, n_channels, bin_size)
+    counts = np.minimum(starts + bin_size, n_channels) - starts
+    return Geometry(fs, block, decimate, fs1 / decimate, bin_size, starts, counts, dx)
+
+
+def block_mean(data: np.ndarray, block: int) -> np.ndarray:
+    """Mean of consecutive ``block`` rows (``len(data)`` must be a multiple of it).
+
+    Summed as ``block`` strided row slices: contiguous, float32, one pass over memory,
+    which is what keeps the full-rate stage at a few ns per sample.
+    """
+    out = np.array(data[0::block], dtype=np.float32)
+    for k in range(1, block):
+        out += data[k::block]
+    if block > 1:
+        out *= np.float32(1.0 / block)
+    return out
+
+
+def bin_channels(data: np.ndarray, bin_size: int) -> np.ndarray:
+    """Mean over consecutive channel bins of ``bin_size`` (the last bin may be shorter)."""
+    if bin_size == 1:
+        return data
+    n_channels = data.shape[1]
+    full = n_channels - n_channels % bin_size
+    out = data[:, 0:full:bin_size].copy()
+    for k in range(1, bin_size):
+        out += data[:, k:full:bin_size]
+    out *= np.float32(1.0 / bin_size)
+    if full < n_channels:
+        out = np.concatenate([out, data[:, full:].mean(axis=1, keepdims=True)], axis=1)
+    return out
+
+
+def remove_common_mode(data: np.ndarray) -> np.ndarray:
+    """Subtract, at each instant, the median over all bins (coherent noise)."""
+    return data - np.median(data, axis=1, keepdims=True)
+
+
+def _band_sos(band: tuple[float, float], fs: float) -> np.ndarray | None:
+    hi = min(band[1], 0.45 * fs)
+    if band[0] >= hi:
+        return None         # the band lies above this recording's Nyquist rate
+    return signal.butter(2, [band[0], hi], btype="bandpass", fs=fs, output="sos")
+
+
+class EnvelopeStream:
+    """Carries filter and decimation state; ``push(chunk)`` returns new envelope rows.
+
+    Output of ``push``: float32 array ``(rows, 3, n_bins)``, features in ``FEATURES`` order.
+    """
+
+    def __init__(self, fs: float, dx: float, n_channels: int, params: DetectionParams):
+        self.geometry = g = make_geometry(fs, dx, n_channels, params)
+        self.n_channels = n_channels
+        fs1 = fs / g.block
+        self._band_sos = [_band_sos(params.quasi_static_hz, fs1), _band_sos(params.vib_low_hz, fs1),
+                          _band_sos(params.vib_high_hz, fs1)]
+        self._env_sos = signal.butter(2, min(params.envelope_hz, 0.45 * fs1), fs=fs1, output="sos")
+        self._band_zi = [None if s is None else np.zeros((s.shape[0], 2, g.n_bins)) for s in self._band_sos]
+        self._env_zi = np.zeros((self._env_sos.shape[0], 2, 3 * g.n_bins))
+        self._rest = np.zeros((0, n_channels), dtype=np.float32)
+        self._phase = 0             # block-mean samples seen, modulo the decimation factor
+
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        g = self.geometry
+        if chunk.ndim != 2 or chunk.shape[1] != self.n_channels:
+            raise ValueError(f"chunk has shape {chunk.shape}; expected (time, {self.n_channels})")
+        data = chunk if self._rest.shape[0] == 0 else np.concatenate([self._rest, chunk])
+        usable = data.shape[0] - data.shape[0] % g.block
+        self._rest = np.array(data[usable:], dtype=np.float32)
+        if usable == 0:
+            return np.zeros((0, 3, g.n_bins), dtype=np.float32)
+        binned = bin_channels(block_mean(data[:usable], g.block), g.bin_size).astype(np.float64)
+        power = np.zeros((binned.shape[0], 3, g.n_bins))
+        for k, sos in enumerate(self._band_sos):
+            if sos is None:
+                continue
+            band, self._band_zi[k] = signal.sosfilt(sos, binned, axis=0, zi=self._band_zi[k])
+            if k == 0:
+                band = remove_common_mode(band)
+            power[:, k, :] = band * band
+        flat = power.reshape(power.shape[0], -1)
+        smooth, self._env_zi = signal.sosfilt(self._env_sos, flat, axis=0, zi=self._env_zi)
+        first = (-self._phase) % g.decimate
+        self._phase = (self._phase + flat.shape[0]) % g.decimate
+        kept = smooth[first::g.decimate].reshape(-1, 3, g.n_bins)
+        return np.ascontiguousarray(np.sqrt(np.maximum(kept, 0.0)), dtype=np.float32)
