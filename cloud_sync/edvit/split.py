@@ -26,7 +26,8 @@ class SplitSettings:
     keep_ratio: float | None = None      # None: default_keep_ratio per subset
     keep_exponent: float = 0.6
     augment_shift: int = 0
-    distill_weight: float = 0.5          # 0 disables distillation from the full ViT
+    distill_weight: float = 0.0          # > 0 adds distillation from the full ViT
+    balanced_epochs: bool = True         # each epoch: all of C + as many "other" as an average class
     temperature: float = 2.0
     seed: int = 0
     progress: bool = True
@@ -70,14 +71,35 @@ def derive_submodel(full: TinyVit, data: ImageSplit, index: int, classes: list[i
         if teacher_logits is None:
             teacher_logits = predict(full, data.x_train)[1]
         soft = soft_subset_targets(teacher_logits, list(classes), settings.temperature)
+    if settings.balanced_epochs:
+        sampler, weights = balanced_sampler(targets, len(classes)), None
+    else:
+        sampler, weights = None, balanced_weights(targets, len(classes) + 1)
     fit(model, data.x_train, targets, epochs=settings.epochs, lr=settings.lr,
-        batch_size=settings.batch_size, class_weights=balanced_weights(targets, len(classes) + 1),
+        batch_size=settings.batch_size, class_weights=weights, sampler=sampler,
         augment=random_shift(settings.augment_shift) if settings.augment_shift else None,
         soft_targets=soft, distill_weight=settings.distill_weight, temperature=settings.temperature,
         seed=settings.seed + index, progress=settings.progress, desc=f"sub-model {index}")
     _, logits = predict(model, data.x_test)
     return SubModel(index, list(classes), keep_ratio, model, importance,
                     accuracy(logits, subset_targets(data.y_test, list(classes))))
+
+
+def balanced_sampler(targets: np.ndarray, other: int):
+    """Epoch sampler: every sample of the subset's classes plus a fresh random draw of
+    "other" samples as large as an average subset class.
+
+    With N = 10 a sub-model's "other" class is 90 % of the data; instead of weighting the
+    loss we show it a different tenth of the others each epoch, which balances the classes
+    and makes fine-tuning N sub-models cost about as much as training the full ViT once.
+    """
+    mine = np.flatnonzero(targets != other)
+    rest = np.flatnonzero(targets == other)
+    draw = min(len(rest), max(1, round(len(mine) / max(1, other))))
+
+    def sample(rng: np.random.Generator) -> np.ndarray:
+        return np.concatenate([mine, rng.choice(rest, draw, replace=False)])
+    return sample
 
 
 def split_model(full: TinyVit, data: ImageSplit, parts: int, settings: SplitSettings) -> list[SubModel]:

@@ -20,7 +20,7 @@ def fit(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, *, epochs: in
         lr: float = 3e-3, batch_size: int = 64, weight_decay: float = 0.05,
         class_weights: np.ndarray | None = None, logits_of=lambda out: out[1],
         augment=None, soft_targets: np.ndarray | None = None, distill_weight: float = 0.5,
-        temperature: float = 2.0, seed: int = 0, progress: bool = True,
+        temperature: float = 2.0, sampler=None, seed: int = 0, progress: bool = True,
         desc: str = "train") -> list[float]:
     """Train with AdamW + one-cycle schedule; returns the mean loss of each epoch.
 
@@ -29,6 +29,8 @@ def fit(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, *, epochs: in
     ``soft_targets`` (n, classes) probabilities from a teacher add a distillation term
     (KL at ``temperature``, weight ``distill_weight``): sub-models learn from the full
     ViT's soft answers, which carry more than the hard labels about look-alike digits.
+    ``sampler(rng) -> indices`` picks each epoch's samples (same count every epoch);
+    default: all of them.
     """
     from tqdm.auto import tqdm
 
@@ -41,14 +43,17 @@ def fit(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, *, epochs: in
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = -(-len(x_all) // batch_size)
+    rng = np.random.default_rng(seed)
+    sampler = sampler or (lambda _rng: np.arange(len(x_all)))
+    steps_per_epoch = -(-len(sampler(np.random.default_rng(seed))) // batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.15)
     history = []
     model.train()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
-        order = torch.randperm(len(x_all), generator=generator)
+        chosen = torch.as_tensor(sampler(rng))
+        order = chosen[torch.randperm(len(chosen), generator=generator)]
         total = 0.0
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
@@ -64,7 +69,7 @@ def fit(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, *, epochs: in
             optimizer.step()
             scheduler.step()
             total += float(loss.detach()) * len(idx)
-        history.append(total / len(x_all))
+        history.append(total / len(order))
         bar.set_postfix(loss=f"{history[-1]:.3f}")
     model.eval()
     return history

@@ -14,21 +14,16 @@ import pytest
 
 from cloud_sync.coordinator import Coordinator
 from cloud_sync.edvit.client import DistributedClassifier
+from cloud_sync.edvit.launch import start_plan_agents, wait_online
 from edge_runtime.edvit.runner import SubmodelRunner
-from edge_runtime.waiting import wait_until
-
-from .conftest import AgentProcess
 
 
 @pytest.fixture
 def fleet(mosquitto, digits_plan, tmp_path):
     coordinator = Coordinator(mosquitto.url, tmp_path / "coord").start(wait_s=15)
-    agents = {d: AgentProcess(d, mosquitto.url, digits_plan.root, tmp_path).start()
-              for d in digits_plan.devices()}
+    agents = start_plan_agents(digits_plan, mosquitto.url, tmp_path / "agents")
     try:
-        for device, agent in agents.items():
-            wait_until(lambda: (coordinator.device(device) or {}).get("online"), 90,
-                       what=f"agent {device} online (log: {agent.log_path})")
+        wait_online(coordinator, agents)
         yield coordinator, agents
     finally:
         for agent in agents.values():

@@ -1,0 +1,261 @@
+"""ED-ViT on MNIST: accuracy, sub-model size and distributed latency for N = 2, 3, 4, 5, 10.
+
+    .venv/bin/python benchmarks/edvit_bench.py                 # ~10-15 min on 2 busy cores
+    .venv/bin/python benchmarks/edvit_bench.py --quick         # smoke run (~3 min)
+
+Data: shared/data/mnist holds only the 10k MNIST *test* images; we split them
+stratified 8,000 train / 2,000 test (seed 0) and report on those 2,000.
+
+Per N: class split, pruning + fine-tuning, fusion (accuracy full vs fused); size per
+sub-model (params, ONNX bytes, FLOPs; reduction vs the full ViT); then the plan's devices
+run as separate ``edge-runtime agent`` processes (1 ONNX Runtime thread each) behind a
+real Mosquitto, and we time requests from the coordinator: end-to-end latency p50/p95,
+split into the slowest device's compute and the rest (messaging, CBOR, fusion). The
+peer is the full ViT served the same way by one agent process. Results ->
+benchmarks/results/edvit_bench.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cloud_sync.coordinator import Coordinator  # noqa: E402
+from cloud_sync.edvit.build import place_plan, split_plan, train_full  # noqa: E402
+from cloud_sync.edvit.client import DistributedClassifier  # noqa: E402
+from cloud_sync.edvit.data import load_mnist  # noqa: E402
+from cloud_sync.edvit.launch import start_plan_agents, wait_online  # noqa: E402
+from cloud_sync.edvit.placement import devices_from_profiles  # noqa: E402
+from cloud_sync.edvit.split import SplitSettings  # noqa: E402
+from cloud_sync.mosquitto import MosquittoProcess  # noqa: E402
+from edge_runtime.edvit.plan import Plan, load_plan  # noqa: E402
+from edge_runtime.edvit.task import encode_images  # noqa: E402
+
+DEVICE_PROFILE = "raspberry-pi-4b-4gb"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentiles(values) -> dict:
+    ms = np.asarray(values) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p95_ms": round(float(np.percentile(ms, 95)), 3)}
+
+
+def copy_full_plan(src: Plan, dst: Path) -> Plan:
+    dst.mkdir(parents=True)
+    for name in ("full.pt", "full.onnx", "manifest.json"):
+        shutil.copy(src.path(name), dst / name)
+    return load_plan(dst)
+
+
+def peer_plan(src: Plan, dst: Path) -> Plan:
+    """The full ViT as a one-'sub-model' plan, so one agent serves it exactly like a sub-model."""
+    dst.mkdir(parents=True)
+    shutil.copy(src.path("full.onnx"), dst / "full.onnx")
+    manifest = {**src.manifest, "submodels": [{"index": 0, "classes": list(range(src.num_classes)),
+                                               "onnx": "full.onnx"}],
+                "placement": {"0": "full-vit"}, "devices": {"full-vit": {"profile": DEVICE_PROFILE}}}
+    plan = Plan(dst, manifest)
+    plan.save()
+    return plan
+
+
+def time_distributed(classifier: DistributedClassifier, images: np.ndarray, batch: int, repeats: int) -> dict:
+    lat, comp = [], []
+    partial = 0
+    for r in range(repeats):
+        start = (r * batch) % (len(images) - batch)
+        result = classifier.classify(images[start:start + batch])
+        lat.append(result.latency_s)
+        comp.append(result.compute_s)
+        partial += result.partial
+    lat, comp = np.asarray(lat), np.asarray(comp)
+    return {"batch": batch, "requests": repeats, "partial_answers": partial, **percentiles(lat),
+            "compute": percentiles(comp), "messaging": percentiles(lat - comp)}
+
+
+def time_peer(coordinator, images: np.ndarray, batch: int, repeats: int) -> dict:
+    lat, comp = [], []
+    for r in range(repeats):
+        start = (r * batch) % (len(images) - batch)
+        t0 = time.perf_counter()
+        reply = coordinator.request("full-vit", "edvit", encode_images(images[start:start + batch]),
+                                    timeout_s=30)
+        reply.body["results"][0]["logits"].argmax(1)
+        lat.append(time.perf_counter() - t0)
+        comp.append(reply.body["compute_s"])
+    lat, comp = np.asarray(lat), np.asarray(comp)
+    return {"batch": batch, "requests": repeats, **percentiles(lat), "compute": percentiles(comp),
+            "messaging": percentiles(lat - comp)}
+
+
+def isolated_compute(plan: Plan, onnx_names: list[str], images: np.ndarray, batches, repeats: int = 15) -> dict:
+    """Median compute (ms) per model in this process, one thread, one after another: what each
+    device would take with a core of its own (the 2 shared cores here cannot give N processes that)."""
+    from edge_runtime.edvit.runner import SubmodelRunner
+
+    out = {}
+    for batch, _ in batches:
+        x = images[:batch]
+        times = []
+        for name in onnx_names:
+            runner = SubmodelRunner(plan.path(name), plan.image_size, threads=1)
+            runner.run(x)
+            times.append(float(np.median([runner.run(x)[2] for _ in range(repeats)])) * 1000)
+        out[f"batch{batch}"] = {"per_model_ms": [round(t, 3) for t in times], "max_ms": round(max(times), 3)}
+    return out
+
+
+def serve_and_time(plan: Plan, broker: MosquittoProcess, coordinator, workdir: Path, data,
+                   batches: list[tuple[int, int]], peer: bool = False) -> dict:
+    agents = start_plan_agents(plan, broker.url, workdir)
+    try:
+        wait_online(coordinator, agents, timeout_s=180)
+        out = {}
+        if peer:
+            for batch, repeats in batches:
+                time_peer(coordinator, data.x_test, batch, 3)          # warm-up
+                out[f"batch{batch}"] = time_peer(coordinator, data.x_test, batch, repeats)
+            return out
+        classifier = DistributedClassifier(plan, coordinator, deadline_s=30)
+        answers = [classifier.classify(chunk) for chunk in np.array_split(data.x_test, 8)]
+        out["fused_accuracy_mqtt"] = float((np.concatenate([a.classes for a in answers]) == data.y_test).mean())
+        out["partial_answers_accuracy_pass"] = int(sum(a.partial for a in answers))
+        for batch, repeats in batches:
+            time_distributed(classifier, data.x_test, batch, 3)           # warm-up
+            out[f"batch{batch}"] = time_distributed(classifier, data.x_test, batch, repeats)
+        return out
+    finally:
+        for agent in agents.values():
+            agent.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ns", default="2,3,4,5,10", help="numbers of sub-models (devices)")
+    parser.add_argument("--epochs", type=int, default=12, help="full ViT epochs")
+    parser.add_argument("--sub-epochs", type=int, default=6, help="fine-tuning epochs per sub-model")
+    parser.add_argument("--fusion-epochs", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=60, help="timed single-image requests per N")
+    parser.add_argument("--big-batch", type=int, default=256)
+    parser.add_argument("--big-requests", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="tiny run to check the script works")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/edvit_bench.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.ns, args.epochs, args.sub_epochs, args.fusion_epochs = "2,4", 2, 1, 5
+        args.requests, args.big_requests = 10, 3
+
+    import torch
+    torch.set_num_threads(1)
+    ns = [int(n) for n in args.ns.split(",")]
+    started = time.time()
+    load_start = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="edvit-bench-"))
+    data = load_mnist()
+    log(f"MNIST: {len(data.x_train)} train / {len(data.x_test)} test images; work dir {work}")
+    t0 = time.time()
+    full_plan = train_full(data, work / "full", epochs=args.epochs, progress=True)
+    full = {k: full_plan.manifest["full"][k] for k in ("params", "bytes", "flops", "accuracy", "embed_dim",
+                                                      "heads", "mlp")}
+    full["train_s"] = round(time.time() - t0, 1)
+    log(f"full ViT: {full['params']:,} params, accuracy {full['accuracy']:.4f} ({full['train_s']} s)")
+    batches = [(1, args.requests), (args.big_batch, args.big_requests)]
+    report = {"dataset": {"name": "mnist", "train": len(data.x_train), "test": len(data.x_test),
+                          "note": "the 10k MNIST test images split stratified 80/20 (seed 0); "
+                                  "the 60k training images are not in shared/data"},
+              "settings": {k: v for k, v in vars(args).items() if k != "out"},
+              "device_profile": DEVICE_PROFILE, "onnxruntime_threads_per_device": 1,
+              "full": full, "runs": []}
+    broker = MosquittoProcess(workdir=work / "mosquitto", extra_conf="set_tcp_nodelay true")
+    (work / "mosquitto").mkdir()
+    broker.start()
+    coordinator = Coordinator(broker.url, work / "coordinator", persistent_session=False).start(wait_s=15)
+    try:
+        log("peer: full ViT on one agent process")
+        report["full"]["isolated_compute"] = isolated_compute(full_plan, ["full.onnx"], data.x_test, batches)
+        report["full"]["latency"] = serve_and_time(peer_plan(full_plan, work / "peer"), broker, coordinator,
+                                                   work / "peer-agents", data, batches, peer=True)
+        for n in ns:
+            t0 = time.time()
+            plan = copy_full_plan(full_plan, work / f"n{n}")
+            split_plan(plan, data, n, SplitSettings(epochs=args.sub_epochs, lr=2e-3, batch_size=128,
+                                                    progress=False), fusion_epochs=args.fusion_epochs)
+            place_plan(plan, devices_from_profiles({f"n{n}-dev{i}": DEVICE_PROFILE for i in range(n)}),
+                       data=data, log=log)
+            split_s = time.time() - t0
+            subs = [{k: s[k] for k in ("index", "classes", "keep_ratio", "params", "bytes", "flops",
+                                       "size_reduction", "flops_reduction", "test_accuracy", "memory_bytes")}
+                    | {"bytes_reduction": full["bytes"] / s["bytes"]} for s in plan.submodels]
+            fused = plan.manifest["fusion"]["accuracy"]
+            log(f"N={n}: fused {fused:.4f} vs full {full['accuracy']:.4f}; size reduction "
+                f"{min(s['size_reduction'] for s in subs):.1f}-{max(s['size_reduction'] for s in subs):.1f}x "
+                f"({split_s:.0f} s)")
+            run = {"n": n, "fused_accuracy": fused, "accuracy_drop_pp": 100 * (full["accuracy"] - fused),
+                   "min_size_reduction": min(s["size_reduction"] for s in subs),
+                   "min_bytes_reduction": min(s["bytes_reduction"] for s in subs),
+                   "placement": plan.manifest["placement"], "split_s": round(split_s, 1), "submodels": subs}
+            run["isolated_compute"] = isolated_compute(plan, [s["onnx"] for s in plan.submodels],
+                                                       data.x_test, batches)
+            for key, value in run["isolated_compute"].items():
+                value["ratio_vs_full"] = value["max_ms"] / report["full"]["isolated_compute"][key]["max_ms"]
+            run["serving"] = serve_and_time(plan, broker, coordinator, work / f"agents-n{n}", data, batches)
+            for key in (f"batch{b}" for b, _ in batches):
+                run["serving"][key]["p50_ratio_vs_full"] = (run["serving"][key]["p50_ms"]
+                                                            / report["full"]["latency"][key]["p50_ms"])
+            log(f"N={n}: MQTT accuracy {run['serving']['fused_accuracy_mqtt']:.4f}; p50 latency ratio vs full: "
+                + ", ".join(f"{k} {run['serving'][k]['p50_ratio_vs_full']:.2f}" for k in run["serving"]
+                            if k.startswith("batch")))
+            report["runs"].append(run)
+            write(report, args.out)
+    finally:
+        coordinator.stop()
+        broker.stop()
+    report["goals"] = goals(report, args.big_batch)
+    report["wall_s"] = round(time.time() - started, 1)
+    report["load_average"] = {"start": load_start, "end": os.getloadavg(), "cpus": os.cpu_count()}
+    write(report, args.out)
+    log(f"goals: {json.dumps(report['goals'])}")
+    log(f"done in {report['wall_s']} s -> {args.out}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def goals(report: dict, big_batch: int) -> dict:
+    by_n = {run["n"]: run for run in report["runs"]}
+    out = {}
+    if 10 in by_n:
+        run = by_n[10]
+        out["size_10x_at_n10_within_1pp"] = {"min_size_reduction": round(run["min_size_reduction"], 2),
+                                             "accuracy_drop_pp": round(run["accuracy_drop_pp"], 2),
+                                             "met": run["min_size_reduction"] >= 10 and run["accuracy_drop_pp"] <= 1}
+    if 4 in by_n:
+        serving = by_n[4]["serving"]
+        ratios = {k: round(v["p50_ratio_vs_full"], 3) for k, v in serving.items() if k.startswith("batch")}
+        isolated = {k: round(v["ratio_vs_full"], 3) for k, v in by_n[4]["isolated_compute"].items()}
+        out["latency_0.6x_at_n4"] = {"p50_ratio_vs_full": ratios,
+                                     "met_single_image": ratios.get("batch1", 9) <= 0.6,
+                                     "met_batch": ratios.get(f"batch{big_batch}", 9) <= 0.6,
+                                     "compute_ratio_one_core_per_device": isolated}
+    return out
+
+
+def write(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
