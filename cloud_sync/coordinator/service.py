@@ -58,6 +58,8 @@ class Coordinator:
         self.received = 0
         self.embedded_broker = None
         self.broker_url = broker_url
+        if broker_url is not None:
+            as_url(broker_url)  # a bad URL fails here, with the forms it accepts
         self.store = Store(self.data_dir)
         self.events = EventHub()
         self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch)

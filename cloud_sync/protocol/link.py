@@ -170,7 +170,12 @@ class Link:
 
     def _attempt(self) -> bool:
         """One connection: connect, serve until it ends; True if it got connected."""
-        client = self._new_client()
+        try:
+            client = self._new_client()
+        except Exception as exc:  # e.g. a CA or client-certificate file that is missing
+            self.last_error = f"cannot set up a client for {self.url}: {exc}"
+            log.error(self.last_error)
+            return False
         self._connack.clear()
         self._ended.clear()
         self._refused = None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloud_sync.connection import BrokerUrl
 from cloud_sync.protocol import DEFAULT_FLEET, DEFAULT_ROOT, check_device_id
 from edge_runtime.agent.outbox import DROP_POLICIES
 
@@ -67,6 +68,7 @@ class AgentConfig:
 
     def __post_init__(self) -> None:
         check_device_id(self.device_id)
+        BrokerUrl.parse(self.broker)  # a bad URL fails here, with the forms it accepts
         self.state_dir = Path(self.state_dir)
         self.tasks = [t if isinstance(t, TaskSpec) else _task_spec(t) for t in self.tasks]
         if isinstance(self.outbox, dict):
