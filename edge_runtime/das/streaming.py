@@ -60,6 +60,7 @@ class StreamingDetector:
             classifier = load_classifier()
         self.classifier = classifier
         self.windows_done = 0
+        self.final_until_s = -np.inf    # every vehicle passing before this has been reported
 
     @classmethod
     def for_record(cls, record: DasRecord, **kwargs: Any) -> "StreamingDetector":
@@ -92,8 +93,10 @@ class StreamingDetector:
         """Process the tail (a shorter last window whose core reaches to the end)."""
         start = self._next_window * self.hop_rows
         if self._next_window > 0 and start + (self.window_rows - self.hop_rows) // 2 >= self._total_rows:
+            self.final_until_s = np.inf
             return []    # the previous window's core already reaches past the end
         if self._total_rows - start < 4:
+            self.final_until_s = np.inf
             return []
         return self._run_window(self._next_window, last=True)
 
@@ -118,6 +121,7 @@ class StreamingDetector:
             if core_lo <= det.t_center < core_hi and not track.reported:
                 track.reported = True
                 events.append(self._event(track))
+        self.final_until_s = core_hi
         self._forget(t_start)
         drop = (k + 1) * self.hop_rows - self._rows_offset
         if drop > 0 and not last:
