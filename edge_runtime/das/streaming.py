@@ -34,6 +34,7 @@ class _Track:
     vid: int
     det: Detection
     reported: bool = False
+    windows: int = 1
 
 
 class StreamingDetector:
@@ -138,6 +139,7 @@ class StreamingDetector:
             if (old.direction == det.direction and abs(old.t_center - det.t_center) < tol
                     and abs(old.slowness - det.slowness) < 0.1 * abs(old.slowness)):
                 track.det = det
+                track.windows += 1
                 return track
         track = _Track(next(self._ids), det)
         self._tracks.append(track)
@@ -158,6 +160,7 @@ class StreamingDetector:
                  "class": cls, "confidence": round(confidence, 3),
                  "t_entry_s": round(min(t_at_0, t_at_end), 3), "t_exit_s": round(max(t_at_0, t_at_end), 3),
                  "strength": round(det.strength, 3), "coverage": round(det.coverage, 3),
+                 "windows_seen": track.windows,
                  "features": {k: round(v, 4) for k, v in det.features.items()}}
         if self.t0 is not None:
             event["t_center_utc"] = self.t0 + det.t_center
