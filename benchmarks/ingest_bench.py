@@ -7,6 +7,8 @@ Ingest: N result envelopes (10 devices) are queued by Mosquitto for two persiste
 sessions (QoS1), then each consumer drains its queue: ``mosquitto_sub`` (C, prints and
 forgets) and the coordinator (Python: validates every message and stores it in SQLite,
 batched, idempotent by message id). Ratio = coordinator rate / mosquitto_sub rate.
+Outbox: records go through ``Agent.submit`` (SQLite commit first) and out via QoS1 until
+the outbox is empty; the peer is a bare paho QoS1 publisher of the same kind of stream.
 Writes JSON to benchmarks/results/ingest_bench.json.
 """
 from __future__ import annotations
@@ -188,6 +190,10 @@ def main() -> int:
         print(json.dumps(ingest, indent=2), flush=True)
         print("outbox ...", flush=True)
         outbox = bench_outbox(args.outbox_n, workdir)
+        # Peer: a bare paho QoS1 publisher (no SQLite, no envelope work) in the same run.
+        outbox["raw_paho_qos1_publish_rate_msg_s"] = ingest["publish_rate_msg_s"]
+        outbox["ratio_write_plus_publish_vs_raw_paho_publish"] = round(
+            outbox["write_plus_publish_rate_rec_s"] / ingest["publish_rate_msg_s"], 3)
         print(json.dumps(outbox, indent=2), flush=True)
         print("agent process ...", flush=True)
         agent = bench_agent_process(workdir)

@@ -121,10 +121,12 @@ class IngestWriter:
         events: list[Event] = []
         seen: dict[str, float] = {}
         results = [item for item in batch if item.kind == "result"]
+        inserted = 0
         db.execute("BEGIN IMMEDIATE")
         try:
             if results:
-                events.extend(self._insert_results(db, results))
+                inserted, new_events = self._insert_results(db, results)
+                events.extend(new_events)
             for item in batch:
                 if item.kind != "result":
                     event = getattr(self, f"_on_{item.kind}")(db, item)
@@ -140,11 +142,14 @@ class IngestWriter:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        # Counters move only after COMMIT, so 'stored' never runs ahead of what readers see.
+        self.stored += inserted
+        self.duplicates += len(results) - inserted
         self.batches += 1
         for event in events:
             self.events.emit(event)
 
-    def _insert_results(self, db, items: list[Inbound]) -> list[Event]:
+    def _insert_results(self, db, items: list[Inbound]) -> tuple[int, list[Event]]:
         """One executemany for the batch's results; duplicates (same message id) are ignored
         by the primary key. Events only for rows that are new, and only if someone listens."""
         new_ids: set[str] | None = None
@@ -164,10 +169,8 @@ class IngestWriter:
               int(m.get("historical", False)), item.payload)
              for item in items for m in (item.message,)])
         inserted = db.total_changes - before
-        self.stored += inserted
-        self.duplicates += len(items) - inserted
         if not new_ids:
-            return []
+            return inserted, []
         events = []
         for item in items:
             m = item.message
@@ -177,7 +180,7 @@ class IngestWriter:
                                     {"task": item.name, "msg_id": m["id"], "seq": m["seq"],
                                      "historical": m.get("historical", False), "record": m["body"]},
                                     m["ts"]))
-        return events
+        return inserted, events
 
     def _device(self, db, device_id: str) -> DeviceStatus:
         status = self.status.get(device_id)

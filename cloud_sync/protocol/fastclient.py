@@ -11,7 +11,9 @@ three private methods, nothing in the protocol:
 * ``loop_read`` handles every complete packet available (not one per loop turn);
 * PUBACKs queued from the network thread skip the socketpair wake-up (the loop is
   awake already and writes right after reading);
-* ``_packet_write`` joins consecutive queued PUBACKs into one send().
+* ``_packet_write`` joins consecutive queued packets into one send() (PUBACKs of a
+  burst, QoS1 publishes of the outbox) — all but those paho must see written one by
+  one: QoS0 publishes (on_publish fires on write) and DISCONNECT.
 
 If a future paho changes these internals, ``make_client(fast=False)`` (or an upgrade
 of this class) keeps the stock behaviour; the spine tests exercise this path.
@@ -22,7 +24,9 @@ import threading
 
 import paho.mqtt.client as mqtt
 
+PUBLISH = 0x30
 PUBACK = 0x40
+DISCONNECT = 0xE0
 _SUCCESS = mqtt.MQTT_ERR_SUCCESS
 _AGAIN = mqtt.MQTT_ERR_AGAIN
 
@@ -75,16 +79,19 @@ class BurstClient(mqtt.Client):
             return _SUCCESS
         return super()._packet_queue(command, packet, mid, qos, info)
 
+    @staticmethod
+    def _joinable(packet: dict) -> bool:
+        kind = packet["command"] & 0xF0
+        return packet["pos"] == 0 and kind != DISCONNECT and not (kind == PUBLISH and packet["qos"] == 0)
+
     def _packet_write(self):
         out = self._out_packet
-        if len(out) > 1 and (out[0]["command"] & 0xF0) == PUBACK and out[0]["pos"] == 0:
+        if len(out) > 1 and self._joinable(out[0]) and self._joinable(out[1]):
             chunks = []
-            while out and len(chunks) < self.MAX_COALESCE:
-                head = out[0]
-                if (head["command"] & 0xF0) != PUBACK or head["pos"] != 0:
-                    break
+            while out and len(chunks) < self.MAX_COALESCE and self._joinable(out[0]):
                 chunks.append(out.popleft()["packet"])
             data = b"".join(chunks)
+            # Marked as a PUBACK: paho runs no per-packet logic for it after writing.
             out.appendleft({"command": PUBACK, "mid": 0, "qos": 0, "pos": 0,
                             "to_process": len(data), "packet": data, "info": None})
         return super()._packet_write()

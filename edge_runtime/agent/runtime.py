@@ -81,7 +81,7 @@ class Agent:
                          backoff=Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s),
                          keepalive=self.config.keepalive_s)
         self.delivery = Delivery(self.outbox, self.link, gate=self._delivery_allowed)
-        self.link.on_publish = self.delivery.notify
+        self.link.on_publish = self.delivery.on_ack
         self._pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix=f"agent-{self.device_id}")
         self.components: list[Any] = []
         self._heartbeat_thread: threading.Thread | None = None
