@@ -104,6 +104,9 @@ class Coordinator:
         return self
 
     def stop(self) -> None:
+        """Announce 'offline', drain ingest into the store, close; safe to call twice."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self.link:
             self.link.stop()
