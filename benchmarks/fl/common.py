@@ -34,6 +34,7 @@ def run_strategies(experiment: Experiment, configs: dict[str, dict], seed: int =
         cfg = dict(cfg)
         name, rounds = cfg.pop("strategy"), cfg.pop("rounds")
         strategy = make_strategy(name, rounds=rounds, **cfg)
+        strategy.adopt_experiment_defaults(experiment.local_params)
         fleet = InProcessFleet({d: FederatedClient(experiment, d, seed).handle for d in experiment.device_ids()},
                                seed=seed)
         started = time.perf_counter()

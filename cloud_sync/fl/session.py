@@ -27,6 +27,7 @@ class FederatedSession:
     def __init__(self, task: str, params: dict[str, Any], strategy: Strategy, seed: int = 0):
         self.task, self.params, self.strategy, self.seed = task, dict(params), strategy, seed
         self.experiment = build_experiment(task, **self.params)
+        strategy.adopt_experiment_defaults(self.experiment.local_params)
 
     def simulated_fleet(self, n_devices: int) -> InProcessFleet:
         ids = self.experiment.device_ids()[:n_devices]

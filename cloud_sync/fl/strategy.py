@@ -98,5 +98,5 @@ class Strategy:
         out[shared_mask] += step.astype(np.float32)
         return out
 
-    def local_steps_per_device(self) -> int:
-        return self.config.local_steps
+    def adopt_experiment_defaults(self, local_params: tuple[str, ...]) -> None:
+        """Hook for strategies that keep parameters on the device (TinyMetaFed)."""

@@ -14,3 +14,8 @@ class TinyMetaFed(Reptile):
     name = "tinymetafed"
     defaults = {"clients_per_round": 1, "batch_size": 1, "beta": 1.0, "beta_final": 0.0,
                 "quantise_download": True, "quantise_upload": True, "top_p": 10.0}
+
+    def adopt_experiment_defaults(self, local_params: tuple[str, ...]) -> None:
+        """Use the experiment's device-local layers unless the caller named some."""
+        if not self.config.local_params:
+            self.config.local_params = tuple(local_params)
