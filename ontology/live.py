@@ -22,7 +22,7 @@ from rdflib.namespace import XSD
 
 from ontology import describe_events as ev
 from ontology.describe_device import graph_from_thing_description, site_graph
-from ontology.ns import ER, deployment_iri, device_iri, site_iri
+from ontology.ns import ER, deployment_iri, device_iri, model_iri, site_iri
 from ontology.shacl import DescriptionRejected
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,8 @@ class FleetGraph:
             raise ValueError(f"TD names device {described_id!r} but arrived from {device_id!r}")
         self.store.replace_device(graph, described_id)
         site = body.get("schema:location")
-        if isinstance(site, str):
-            self.add_site(site)
+        if isinstance(site, str) and not self.store.ask(f"ASK {{ {site_iri(site).n3()} ?p ?o }}"):
+            self.add_site(site)  # a known site keeps its name and region
         self.seen(described_id, ts)
 
     def _on_state(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
@@ -116,6 +116,14 @@ class FleetGraph:
         device_id, graph = graph_from_thing_description(td)
         self.store.replace_device(graph, device_id)
         return device_id
+
+    def register_model(self, path, model_id: str | None = None, **details) -> str:
+        """Describe a .tflite/.onnx file (task=, version=, accuracy=, requires_sensor=) and add or
+        replace it in the graph (SHACL-checked); returns the model id."""
+        from ontology.describe_model import describe_model_file
+        model_id = model_id or Path(path).stem
+        self.store.replace_description(model_iri(model_id), describe_model_file(path, model_id, **details))
+        return model_id
 
     def add_site(self, site_id: str, name: str | None = None, parent: str | None = None) -> None:
         self.store.replace_description(site_iri(site_id), site_graph(site_id, name, parent), validate=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +13,12 @@ from device_profiles import load_profile
 from ontology.describe_device import thing_description
 from ontology.endpoint import start_server
 from ontology.live import FleetGraph
-from ontology.queries import capable_devices, run_named
+from ontology.queries import capable_devices, devices_for_model, run_named
 from ontology.shacl import DescriptionRejected
 from ontology.store import GraphStore, QueryTimeout, SparqlSyntaxError
 from ontology.describe_device import device_graph
 
+FIXTURES = Path(__file__).resolve().parents[2] / "edge_runtime" / "models" / "fixtures"
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 HEAVY = ("SELECT * WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }")
 
@@ -79,6 +81,8 @@ def test_live_graph_follows_events(small_fleet):
     store = GraphStore.open(None)
     hub = ListenerHub()
     fleet = FleetGraph(store, summary_interval_s=0.0).attach(hub)
+    fleet.add_site("eu", "Europe")
+    fleet.add_site("eu-oslo", "Oslo", parent="eu")
     for i, pid in enumerate(["raspberry-pi-4b-4gb", "arduino-nano-33-ble-sense", "jetson-nano"]):
         hub.emit("td", f"d{i}", thing_description(load_profile(pid), f"d{i}", site="eu-oslo"), T0)
         hub.emit("state", f"d{i}", {"online": True}, T0 + 1)
@@ -89,7 +93,7 @@ def test_live_graph_follows_events(small_fleet):
 
     hub.emit("state", "d2", {"online": False}, T0 + 60)
     assert capable_devices(store, min_ram_bytes=2 << 30) == ["d0"]
-    offline = run_named(store, "devices_offline_since", since="2026-01-01T00:05:00Z")
+    offline = run_named(store, "devices_offline_since", since="2026-01-01T00:05:00Z", site="eu")
     assert [(r["siteId"], r["device"], r["lastSeen"]) for r in offline] == [("eu-oslo", "d2", "2026-01-01T00:01:00Z")]
 
     hub.emit("health", "d0", {"interval_s": 10, "cpu_percent": 55.0, "temperature_c": 81.5,
@@ -123,6 +127,8 @@ def test_live_graph_follows_events(small_fleet):
     assert fleet.rejected and "er:ramBytes" in fleet.rejected[0][1]
     assert store.query("ASK { ?d <https://w3id.org/edge-runtime/ns#deviceId> \"d9\" }") == [{"boolean": False}]
     hub.emit("deploy", "d0", {"state": "exploded", "model": "x"}, T0 + 600)
+    fleet.register_model(FIXTURES / "tiny_mlp.tflite", "mlp-v1", task="demo", version=1)
+    assert devices_for_model(store, "mlp-v1", backend="tflm") == ["d1"]
     assert fleet.errors["deploy"] == 1
 
 
