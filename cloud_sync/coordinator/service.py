@@ -236,7 +236,7 @@ class Coordinator:
         self.received += 1
         route = self.topics.route(topic)
         if route is None or (route.kind not in STORED_KINDS and route.kind not in REPLY_KINDS):
-            self.rejections.count(ProtocolError("unknown_topic", f"not an ingest topic"), "?", topic)
+            self.rejections.count(ProtocolError("unknown_topic", "not an ingest topic"), "?", topic)
             return
         try:
             message = parse_message(route.kind, payload, route.device_id)

@@ -7,6 +7,7 @@ never disagree on a topic string, and a v2 tree can live beside v1 on one broker
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -71,6 +72,7 @@ class TopicTree:
             return None
         return first, rest
 
+    @functools.lru_cache(maxsize=65536)  # a fleet has few distinct topics; routes are immutable
     def route(self, topic: str) -> Route | None:
         """Classify a topic of this fleet; None when it is not part of the tree."""
         parts = self.split(topic)

@@ -302,7 +302,7 @@ class Agent:
             return
         body = message["body"]
         if route.kind == "config_desired":
-            if body["version"] != self._config_version:
+            if body["version"] > self._config_version:  # retained: skip what is applied already
                 self.apply_config(body["config"], body["version"])
             return
         reply: dict[str, Any] = {"corr": body["corr"], "ok": True}
