@@ -39,7 +39,10 @@ class DetectionParams:
     min_headway_s: float = 0.55           # two vehicles closer than this are one
     peak_fraction: float = 0.08           # secondary peaks along a line down to this share
     profile_smooth_s: float = 0.2         # moving average of the slant-stack profile
-    split_dip: float = 0.35               # two peaks are two vehicles if the profile dips below this share
+    split_dip: float = 0.65               # two peaks are two vehicles if the profile dips below this share
+    truck_part_spacing_m: float = 18.0    # strong peaks closer than this are one truck
+    truck_strength: float = 12.0          # "strong": slant-stack SNR of a heavy vehicle
+    echo_fraction: float = 0.12           # weaker than this share of a close neighbour: side lobe
     min_coverage: float = 0.35            # share of bins along a line that must light up
     min_stack_snr: float = 2.0
     pick_halfwidth_s: float = 0.35        # arrival-time picking around a line

@@ -2,7 +2,7 @@
 
     normalise_columns -> directional_smooth (per direction) -> ridge_mask -> hough_segments
     -> segments_to_lines -> merge_lines (DBSCAN) -> split_line (close followers)
-    -> dedupe -> fit_line (speed) -> line_features (classifier inputs)
+    -> dedupe -> fit_line (speed) -> merge_truck_parts -> line_features (classifier inputs)
 
 Pure: the same window gives the same detections; state lives in ``streaming.py``.
 """
@@ -14,7 +14,8 @@ from edge_runtime.das.lines import (ImageAxes, directional_smooth, hough_segment
                                     normalise_columns, ridge_mask, segments_to_lines)
 from edge_runtime.das.params import DetectionParams
 from edge_runtime.das.preprocess import Geometry
-from edge_runtime.das.vehicles import Detection, dedupe, fit_line, line_features, split_line
+from edge_runtime.das.vehicles import (Detection, dedupe, fit_line, line_features, merge_truck_parts,
+                                       split_line)
 
 
 def window_axes(geometry: Geometry, t_start: float) -> ImageAxes:
@@ -52,7 +53,7 @@ def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
         fitted = fit_line(z, axes, alive, det, halfwidth)
         if fitted is not None and fitted.coverage >= params.min_coverage:
             refined.append(fitted)
-    detections = dedupe(refined, params)
+    detections = merge_truck_parts(dedupe(refined, params), params)
     vib_low, _ = normalise_columns(envelope[:, 1, :])
     vib_high, _ = normalise_columns(envelope[:, 2, :])
     for det in detections:

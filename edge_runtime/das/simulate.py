@@ -188,9 +188,12 @@ def make_scene(config: SceneConfig | None = None) -> Scene:
                 continue
             vehicles.append(leader)
             passes.append(float(t_c))
+            follower = _draw_vehicle(rng, cfg, len(vehicles), direction, float(t_c + gap),
+                                     speed_kmh=leader.speed_kmh + rng.uniform(-1, 1))
+            # bodies may not overlap: centroids at least half of each length + 3 m apart
+            gap = max(gap, (0.5 * leader.length_m + 0.5 * follower.length_m + 3.0) / (leader.speed_kmh * KMH))
+            follower.t_center_s = float(t_c + gap)
             if wants_follower and _free(passes, t_c + gap, cfg.headway_s[0]):
-                follower = _draw_vehicle(rng, cfg, len(vehicles), direction, float(t_c + gap),
-                                         speed_kmh=leader.speed_kmh + rng.uniform(-1, 1))
                 follower.follows = leader.vid
                 vehicles.append(follower)
                 passes.append(float(t_c + gap))

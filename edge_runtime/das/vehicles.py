@@ -194,3 +194,30 @@ def dedupe(candidates: list[Detection], params: DetectionParams) -> list[Detecti
         if not same:
             kept.append(cand)
     return sorted(kept, key=lambda d: d.t_center)
+
+
+def merge_truck_parts(detections: list[Detection], params: DetectionParams) -> list[Detection]:
+    """Join detections that are parts of one long, heavy vehicle; drop faint echoes.
+
+    A truck's axle groups can leave two strong peaks a few metres apart. Two *separate*
+    heavy vehicles need their bodies' length between them, so two comparable, strong
+    detections of one direction and speed closer than ``truck_part_spacing_m`` are one
+    truck. A detection below ``echo_fraction`` of such a neighbour within the same
+    spacing is the neighbour's side lobe, not a vehicle.
+    """
+    out = sorted(detections, key=lambda d: -d.strength)
+    kept: list[Detection] = []
+    for det in out:
+        absorbed = False
+        for big in kept:
+            same_lane = big.direction == det.direction and abs(big.slowness - det.slowness) < 0.04 * abs(big.slowness)
+            spacing_m = abs(big.t_center - det.t_center) / abs(big.slowness)
+            if not same_lane or spacing_m >= params.truck_part_spacing_m:
+                continue
+            comparable = det.strength >= 0.5 * big.strength and big.strength >= params.truck_strength
+            if comparable or det.strength < params.echo_fraction * big.strength:
+                absorbed = True
+                break
+        if not absorbed:
+            kept.append(det)
+    return sorted(kept, key=lambda d: d.t_center)
