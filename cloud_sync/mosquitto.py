@@ -58,6 +58,7 @@ class MosquittoProcess:
             "persistence false\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
+            "set_tcp_nodelay true\n"
             f"{self.extra_conf}\n")
         return conf
 

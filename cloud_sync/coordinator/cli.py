@@ -37,6 +37,10 @@ def register(subparsers) -> None:
     p.add_argument("--share-group", help="split ingest with other replicas via $share/GROUP/...")
     p.add_argument("--offline-after", type=float, help="seconds without traffic before a device is "
                                                        "offline (default: 3 heartbeats)")
+    p.add_argument("--http-port", type=int, default=8080,
+                   help="dashboard, JSON API and /sparql endpoint port (default 8080, 0 = any free)")
+    p.add_argument("--http-host", default="127.0.0.1",
+                   help="address the dashboard listens on (default 127.0.0.1; 0.0.0.0 for all)")
     _data_arg(p)
     _fleet_args(p)
     p.set_defaults(handler=run_coordinator)
@@ -81,16 +85,22 @@ def register(subparsers) -> None:
 
 
 def run_coordinator(args) -> int:
-    from cloud_sync.coordinator.service import Coordinator
+    from cloud_sync.cloud import CloudStack
 
     try:
-        coord = Coordinator(args.broker, args.data, fleet=args.fleet, root=args.root,
-                            replica_id=args.replica_id, share_group=args.share_group,
-                            offline_after_s=args.offline_after)
+        stack = CloudStack(args.broker, args.data, http_host=args.http_host, http_port=args.http_port,
+                           fleet=args.fleet, root=args.root, replica_id=args.replica_id,
+                           share_group=args.share_group, offline_after_s=args.offline_after)
+        stack.start(wait_s=0)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    coord.start(wait_s=0)
+    except OSError as exc:
+        raise CliError(f"{exc}: is port {args.http_port} in use? pick another with --http-port") from None
+    coord = stack.coordinator
     print(f"coordinator {args.replica_id}: broker {coord.link.url}, store {coord.store.path}", flush=True)
+    print(f"dashboard {stack.dashboard_url} · SPARQL {stack.dashboard_url}sparql", flush=True)
+    print(f"HTTP write token for this run (deploy, SPARQL update): {stack.write_token}\n"
+          f"  lasting tokens: 'cloud-sync credentials token NAME --data {args.data}'", flush=True)
     try:
         while True:
             time.sleep(10)
@@ -100,7 +110,7 @@ def run_coordinator(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        coord.stop()
+        stack.stop()
     return 0
 
 

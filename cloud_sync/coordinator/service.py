@@ -275,4 +275,8 @@ class Coordinator:
         """Let ``cloud-sync cmd --data DIR`` find the broker of a running coordinator."""
         info = {"broker": self.broker_url, "pid": os.getpid(), "fleet": self.topics.fleet,
                 "root": self.topics.root, "replica": self.replica_id, "started": time.time()}
-        (self.data_dir / f"coordinator-{self.replica_id}.json").write_text(json.dumps(info))
+        path = self.data_dir / f"coordinator-{self.replica_id}.json"
+        # The broker URL may hold the coordinator's password: readable by this user only.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(info))

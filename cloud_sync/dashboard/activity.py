@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from cloud_sync.dashboard.server import jsonable
+
 _SCHEMA = """CREATE TABLE IF NOT EXISTS activity (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ts REAL NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS activity_by_kind ON activity(kind, id);"""
@@ -32,7 +34,7 @@ class ActivityLog:
         ts = time.time() if ts is None else ts
         with self._lock:
             self._db.execute("INSERT INTO activity(kind, ts, body) VALUES (?, ?, ?)",
-                             (kind, ts, json.dumps(body, default=_plain)))
+                             (kind, ts, json.dumps(body, default=jsonable)))
         if self._notify:
             self._notify({"kind": kind, "ts": ts})
 
@@ -50,8 +52,3 @@ class ActivityLog:
     def close(self) -> None:
         self._db.close()
 
-
-def _plain(value: Any) -> Any:
-    """JSON fallback for numpy scalars/arrays that cloud loops may hand over."""
-    tolist = getattr(value, "tolist", None)
-    return tolist() if tolist else str(value)

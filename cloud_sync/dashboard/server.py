@@ -28,8 +28,14 @@ STATIC_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javasc
                 "style.css": "text/css; charset=utf-8"}
 
 
+def jsonable(value: Any) -> Any:
+    """JSON for numpy arrays/scalars that arrive in CBOR results."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if tolist else str(value)
+
+
 def json_response(body: Any, status: int = 200) -> Response:
-    return status, {"Content-Type": "application/json"}, json.dumps(body, default=str).encode()
+    return status, {"Content-Type": "application/json"}, json.dumps(body, default=jsonable).encode()
 
 
 def error_response(status: int, message: str) -> Response:
@@ -154,7 +160,7 @@ class DashboardServer:
                     while not server._stop.is_set():
                         try:
                             event = q.get(timeout=10)
-                            data = f"data: {json.dumps(event, default=str)}\n\n"
+                            data = f"data: {json.dumps(event, default=jsonable)}\n\n"
                         except queue.Empty:
                             data = ": keep-alive\n\n"
                         self.wfile.write(data.encode())

@@ -56,5 +56,10 @@ def evaluate_global(linker: GlobalLinker, times: list[float], world_truth: list[
     world_truth = world_truth[skip:]
     scored = [FrameTruth(truth.people, truth.ignored, {tr["id"]: (tr["x"], tr["y"]) for tr in frame["tracks"]})
               for frame, truth in zip(frames, world_truth)]
-    return {"links": link_scores(linker.links, list(linker.segments.values())),
+    segments = list(linker.segments.values())
+    linkable = [seg for seg in segments if len(seg.times) >= linker.config.min_frames]
+    # "links": over the segments the linker links (≥ min_frames); "links_all_segments" also
+    # counts the chains through the too-short fragments it leaves alone.
+    return {"links": link_scores(linker.links, linkable),
+            "links_all_segments": link_scores(linker.links, segments),
             "global": mot_metrics(scored)}

@@ -29,6 +29,7 @@ class LinkerConfig:
     height_sigma_m: float = 0.06
     learn_margin: float = 3.0          # a link teaches the transit model when the runner-up costs this much more
     use_appearance: bool = True
+    min_frames: int = 0                # shorter segments (a few frames: ghosts, fragments) are not linked
 
 
 @dataclass
@@ -46,6 +47,9 @@ class GlobalLinker:
         if segment.key in self.segments:
             raise ValueError(f"segment {segment.key} was already added")
         self.segments[segment.key] = segment
+        if len(segment.times) < self.config.min_frames:
+            self.global_id[segment.key] = next(self._ids)   # too short to describe: kept, never linked
+            return
         self._pending.append(segment.key)
 
     def advance(self, now: float) -> list[tuple]:
