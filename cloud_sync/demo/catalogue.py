@@ -5,5 +5,6 @@ from cloud_sync.demo.workloads import Workload
 
 
 def all_workloads() -> list[Workload]:
+    from cloud_sync.demo.das import DasTraffic
     from cloud_sync.demo.mcu import McuModel
-    return [McuModel()]
+    return [McuModel(), DasTraffic()]
