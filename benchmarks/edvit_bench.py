@@ -72,33 +72,44 @@ def peer_plan(src: Plan, dst: Path) -> Plan:
     return plan
 
 
-def time_distributed(classifier: DistributedClassifier, images: np.ndarray, batch: int, repeats: int) -> dict:
-    lat, comp = [], []
+def summarise(latencies, computes, **extra) -> dict:
+    lat, comp = np.asarray(latencies), np.asarray(computes)
+    return {**extra, **percentiles(lat), "compute": percentiles(comp), "messaging": percentiles(lat - comp)}
+
+
+def ask_peer(coordinator, images: np.ndarray) -> tuple[float, float]:
+    """The full ViT on its one device, over the same broker and encoding: (latency, compute)."""
+    t0 = time.perf_counter()
+    reply = coordinator.request("full-vit", "edvit", encode_images(images), timeout_s=30)
+    reply.body["results"][0]["logits"].argmax(1)
+    return time.perf_counter() - t0, reply.body["compute_s"]
+
+
+def time_interleaved(classifier: DistributedClassifier, coordinator, images: np.ndarray,
+                     batch: int, repeats: int) -> dict:
+    """Alternate distributed and peer requests on the same images, so both see the same
+    machine load (2 cores shared with other work make absolute times drift by 2-5x)."""
+    dist, peer = ([], []), ([], [])
     partial = 0
-    for r in range(repeats):
-        start = (r * batch) % (len(images) - batch)
-        result = classifier.classify(images[start:start + batch])
-        lat.append(result.latency_s)
-        comp.append(result.compute_s)
-        partial += result.partial
-    lat, comp = np.asarray(lat), np.asarray(comp)
-    return {"batch": batch, "requests": repeats, "partial_answers": partial, **percentiles(lat),
-            "compute": percentiles(comp), "messaging": percentiles(lat - comp)}
-
-
-def time_peer(coordinator, images: np.ndarray, batch: int, repeats: int) -> dict:
-    lat, comp = [], []
-    for r in range(repeats):
-        start = (r * batch) % (len(images) - batch)
-        t0 = time.perf_counter()
-        reply = coordinator.request("full-vit", "edvit", encode_images(images[start:start + batch]),
-                                    timeout_s=30)
-        reply.body["results"][0]["logits"].argmax(1)
-        lat.append(time.perf_counter() - t0)
-        comp.append(reply.body["compute_s"])
-    lat, comp = np.asarray(lat), np.asarray(comp)
-    return {"batch": batch, "requests": repeats, **percentiles(lat), "compute": percentiles(comp),
-            "messaging": percentiles(lat - comp)}
+    for r in range(-2, repeats):                      # two warm-up rounds
+        start = (max(r, 0) * batch) % (len(images) - batch)
+        x = images[start:start + batch]
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        for which in order:
+            if which == 0:
+                result = classifier.classify(x)
+                sample = (result.latency_s, result.compute_s)
+                partial += result.partial and r >= 0
+            else:
+                sample = ask_peer(coordinator, x)
+            if r >= 0:
+                for store, value in zip((dist, peer)[which], sample):
+                    store.append(value)
+    out = summarise(*dist, batch=batch, requests=repeats, partial_answers=int(partial))
+    out["peer_full_vit"] = summarise(*peer, batch=batch, requests=repeats)
+    out["p50_ratio_vs_full"] = out["p50_ms"] / out["peer_full_vit"]["p50_ms"]
+    out["p95_ratio_vs_full"] = out["p95_ms"] / out["peer_full_vit"]["p95_ms"]
+    return out
 
 
 def isolated_compute(plan: Plan, onnx_names: list[str], images: np.ndarray, batches, repeats: int = 15) -> dict:
@@ -119,23 +130,17 @@ def isolated_compute(plan: Plan, onnx_names: list[str], images: np.ndarray, batc
 
 
 def serve_and_time(plan: Plan, broker: MosquittoProcess, coordinator, workdir: Path, data,
-                   batches: list[tuple[int, int]], peer: bool = False) -> dict:
+                   batches: list[tuple[int, int]]) -> dict:
+    """Start the plan's agents, check fused accuracy over MQTT, time against the peer."""
     agents = start_plan_agents(plan, broker.url, workdir)
     try:
         wait_online(coordinator, agents, timeout_s=180)
-        out = {}
-        if peer:
-            for batch, repeats in batches:
-                time_peer(coordinator, data.x_test, batch, 3)          # warm-up
-                out[f"batch{batch}"] = time_peer(coordinator, data.x_test, batch, repeats)
-            return out
         classifier = DistributedClassifier(plan, coordinator, deadline_s=30)
         answers = [classifier.classify(chunk) for chunk in np.array_split(data.x_test, 8)]
-        out["fused_accuracy_mqtt"] = float((np.concatenate([a.classes for a in answers]) == data.y_test).mean())
-        out["partial_answers_accuracy_pass"] = int(sum(a.partial for a in answers))
+        out = {"fused_accuracy_mqtt": float((np.concatenate([a.classes for a in answers]) == data.y_test).mean()),
+               "partial_answers_accuracy_pass": int(sum(a.partial for a in answers))}
         for batch, repeats in batches:
-            time_distributed(classifier, data.x_test, batch, 3)           # warm-up
-            out[f"batch{batch}"] = time_distributed(classifier, data.x_test, batch, repeats)
+            out[f"batch{batch}"] = time_interleaved(classifier, coordinator, data.x_test, batch, repeats)
         return out
     finally:
         for agent in agents.values():
@@ -146,7 +151,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ns", default="2,3,4,5,10", help="numbers of sub-models (devices)")
     parser.add_argument("--epochs", type=int, default=12, help="full ViT epochs")
-    parser.add_argument("--sub-epochs", type=int, default=6, help="fine-tuning epochs per sub-model")
+    parser.add_argument("--sub-epochs", type=int, default=4, help="fine-tuning epochs per sub-model")
+    parser.add_argument("--sub-steps", type=int, default=200, help="...but at least this many steps")
     parser.add_argument("--fusion-epochs", type=int, default=30)
     parser.add_argument("--requests", type=int, default=60, help="timed single-image requests per N")
     parser.add_argument("--big-batch", type=int, default=256)
@@ -155,7 +161,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/edvit_bench.json")
     args = parser.parse_args(argv)
     if args.quick:
-        args.ns, args.epochs, args.sub_epochs, args.fusion_epochs = "2,4", 2, 1, 5
+        args.ns, args.epochs, args.sub_epochs, args.sub_steps, args.fusion_epochs = "2,4", 2, 1, 10, 5
         args.requests, args.big_requests = 10, 3
 
     import torch
@@ -184,15 +190,16 @@ def main(argv=None) -> int:
     broker.start()
     coordinator = Coordinator(broker.url, work / "coordinator", persistent_session=False).start(wait_s=15)
     try:
-        log("peer: full ViT on one agent process")
+        log("peer: full ViT on one agent process, kept running and asked in turn with each N")
         report["full"]["isolated_compute"] = isolated_compute(full_plan, ["full.onnx"], data.x_test, batches)
-        report["full"]["latency"] = serve_and_time(peer_plan(full_plan, work / "peer"), broker, coordinator,
-                                                   work / "peer-agents", data, batches, peer=True)
+        peer_agents = start_plan_agents(peer_plan(full_plan, work / "peer"), broker.url, work / "peer-agents")
+        wait_online(coordinator, peer_agents, timeout_s=180)
         for n in ns:
             t0 = time.time()
             plan = copy_full_plan(full_plan, work / f"n{n}")
-            split_plan(plan, data, n, SplitSettings(epochs=args.sub_epochs, lr=2e-3, batch_size=128,
-                                                    progress=False), fusion_epochs=args.fusion_epochs)
+            split_plan(plan, data, n, SplitSettings(epochs=args.sub_epochs, min_steps=args.sub_steps,
+                                                    batch_size=128, progress=False),
+                       fusion_epochs=args.fusion_epochs)
             place_plan(plan, devices_from_profiles({f"n{n}-dev{i}": DEVICE_PROFILE for i in range(n)}),
                        data=data, log=log)
             split_s = time.time() - t0
@@ -212,15 +219,14 @@ def main(argv=None) -> int:
             for key, value in run["isolated_compute"].items():
                 value["ratio_vs_full"] = value["max_ms"] / report["full"]["isolated_compute"][key]["max_ms"]
             run["serving"] = serve_and_time(plan, broker, coordinator, work / f"agents-n{n}", data, batches)
-            for key in (f"batch{b}" for b, _ in batches):
-                run["serving"][key]["p50_ratio_vs_full"] = (run["serving"][key]["p50_ms"]
-                                                            / report["full"]["latency"][key]["p50_ms"])
             log(f"N={n}: MQTT accuracy {run['serving']['fused_accuracy_mqtt']:.4f}; p50 latency ratio vs full: "
                 + ", ".join(f"{k} {run['serving'][k]['p50_ratio_vs_full']:.2f}" for k in run["serving"]
                             if k.startswith("batch")))
             report["runs"].append(run)
             write(report, args.out)
     finally:
+        for agent in locals().get("peer_agents", {}).values():
+            agent.stop()
         coordinator.stop()
         broker.stop()
     report["goals"] = goals(report, args.big_batch)

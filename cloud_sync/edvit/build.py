@@ -157,9 +157,11 @@ def place_plan(plan: Plan, devices: list, *, data: ImageSplit | None = None,
         if "full" not in cache:
             cache["data"] = data or load_dataset(plan.manifest["dataset"])
             cache["full"] = load_full(plan)
-        entry = plan.submodel(index)
-        repruned[index] = derive_submodel(cache["full"], cache["data"], index, entry["classes"],
-                                          keep, settings)
+            cache["teacher"] = predict(cache["full"], cache["data"].x_train)[1]
+        previous = repruned.get(index)
+        repruned[index] = derive_submodel(cache["full"], cache["data"], index, plan.submodel(index)["classes"],
+                                          keep, settings, importance=previous and previous.importance,
+                                          teacher_logits=cache["teacher"])
         return repruned[index].model.config
 
     placement = pl.place_with_repruning(configs, keeps, devices, reprune, ram_fraction=ram_fraction,

@@ -56,6 +56,8 @@ def register(subparsers) -> None:
     p.add_argument("--n", type=int, required=True, help="number of sub-models (devices)")
     p.add_argument("--keep", type=float, help="fraction of units kept (default: (|C|/K)^0.6 per subset)")
     p.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per sub-model")
+    p.add_argument("--min-steps", type=int, default=200,
+                   help="at least this many optimiser steps per sub-model (small subsets have short epochs)")
     p.add_argument("--fusion-epochs", type=int, default=40)
     p.add_argument("--plot", type=Path, help="bar chart of sub-model sizes vs the full ViT (PNG)")
     p.set_defaults(handler=cmd_split)
@@ -126,7 +128,8 @@ def cmd_split(args) -> int:
         raise CliError(f"--keep must be in (0, 1], got {args.keep}")
     data = load_dataset(plan.manifest["dataset"])
     try:
-        split_plan(plan, data, args.n, SplitSettings(epochs=args.epochs, keep_ratio=args.keep),
+        split_plan(plan, data, args.n, SplitSettings(epochs=args.epochs, min_steps=args.min_steps,
+                                                               keep_ratio=args.keep),
                    fusion_epochs=args.fusion_epochs)
     except ValueError as exc:
         raise CliError(str(exc)) from None

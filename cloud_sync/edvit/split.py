@@ -6,6 +6,7 @@ importance ranking is kept, so re-pruning skips the scoring pass).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +21,14 @@ from edge_runtime.edvit.fusion import submodel_block
 
 @dataclass
 class SplitSettings:
-    epochs: int = 10
-    lr: float = 2e-3
+    epochs: int = 10                     # passes over each sub-model's (balanced) epoch sample
+    min_steps: int = 0                   # ...but at least this many optimiser steps
+    lr: float = 5e-3
     batch_size: int = 64
     keep_ratio: float | None = None      # None: default_keep_ratio per subset
     keep_exponent: float = 0.6
     augment_shift: int = 0
-    distill_weight: float = 0.0          # > 0 adds distillation from the full ViT
+    distill_weight: float = 0.5          # 0 disables distillation from the full ViT
     balanced_epochs: bool = True         # each epoch: all of C + as many "other" as an average class
     temperature: float = 2.0
     seed: int = 0
@@ -73,9 +75,13 @@ def derive_submodel(full: TinyVit, data: ImageSplit, index: int, classes: list[i
         soft = soft_subset_targets(teacher_logits, list(classes), settings.temperature)
     if settings.balanced_epochs:
         sampler, weights = balanced_sampler(targets, len(classes)), None
+        per_epoch = len(sampler(np.random.default_rng(0)))
     else:
         sampler, weights = None, balanced_weights(targets, len(classes) + 1)
-    fit(model, data.x_train, targets, epochs=settings.epochs, lr=settings.lr,
+        per_epoch = len(targets)
+    # small subsets (N = 10: one class + as many "other") would get very few steps per epoch
+    epochs = max(settings.epochs, math.ceil(settings.min_steps * settings.batch_size / per_epoch))
+    fit(model, data.x_train, targets, epochs=epochs, lr=settings.lr,
         batch_size=settings.batch_size, class_weights=weights, sampler=sampler,
         augment=random_shift(settings.augment_shift) if settings.augment_shift else None,
         soft_targets=soft, distill_weight=settings.distill_weight, temperature=settings.temperature,

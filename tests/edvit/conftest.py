@@ -30,7 +30,7 @@ def digits_plan(tmp_path_factory, digits):
     try:
         root = tmp_path_factory.mktemp("edvit-plan")
         plan = train_full(digits, root, epochs=30, progress=False)
-        split_plan(plan, digits, 3, SplitSettings(epochs=12, lr=2e-3, batch_size=128, keep_ratio=0.7,
+        split_plan(plan, digits, 3, SplitSettings(epochs=12, batch_size=128, keep_ratio=0.7,
                                                   progress=False), fusion_epochs=30)
         place_plan(plan, devices_from_profiles(FLEET), log=lambda _: None)
     finally:

@@ -16,8 +16,8 @@ def cli_plan(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli") / "plan"
     assert main(["edvit", "train", "--dataset", "digits", "--out", str(root), "--epochs", "1"]) == 0
     plot = root.parent / "sizes.png"
-    assert main(["edvit", "split", str(root), "--n", "2", "--epochs", "1", "--fusion-epochs", "2",
-                 "--plot", str(plot)]) == 0
+    assert main(["edvit", "split", str(root), "--n", "2", "--epochs", "1", "--min-steps", "0",
+                 "--fusion-epochs", "2", "--plot", str(plot)]) == 0
     return root
 
 

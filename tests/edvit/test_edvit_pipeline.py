@@ -31,6 +31,8 @@ def test_fused_sub_models_match_the_full_vit_within_two_points(digits_plan, digi
     result = DistributedClassifier(digits_plan, fleet).classify(digits.x_test)
     fleet.close()
     fused = float((result.classes == digits.y_test).mean())
+    print(f"digits: full ViT {full:.4f}, fused {fused:.4f}, sub-models "
+          f"{[round(s['test_accuracy'], 4) for s in digits_plan.submodels]}")
     assert not result.partial and result.missing_devices == []
     assert fused >= full - 0.02, f"fused {fused:.4f} vs full {full:.4f}"
     # the devices ran the ONNX exports; torch's view of the same fusion must agree
