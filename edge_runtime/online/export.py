@@ -1,0 +1,66 @@
+"""Export a (meta-learned) numpy network to TFLite and check it under TFLite Micro.
+
+Cloud-side only (needs torch and litert-torch, the ``convert`` extra): the flat θ is
+copied into an equivalent ``torch.nn.Sequential``, converted with ``litert_torch``,
+then loaded back through the model runner with the ``tflm`` backend, which reports
+the arena TFLite Micro really needed — the figure to hold against an MCU's RAM.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.online.layers import Dense, ReLU, Tanh
+from edge_runtime.online.network import Network
+
+
+def to_torch(net: Network):
+    """An equivalent torch module (same weights) of ``net``'s layers (dense, ReLU, tanh)."""
+    import torch
+
+    modules = []
+    for layer in net.layers:
+        if isinstance(layer, Dense):
+            lin = torch.nn.Linear(layer.n_in, layer.n_out)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
+                lin.bias.copy_(torch.from_numpy(layer.b.copy()))
+            modules.append(lin)
+        elif isinstance(layer, ReLU):
+            modules.append(torch.nn.ReLU())
+        elif isinstance(layer, Tanh):
+            modules.append(torch.nn.Tanh())
+        else:
+            raise ValueError(f"cannot export layer {type(layer).__name__}")
+    return torch.nn.Sequential(*modules).eval()
+
+
+def export_tflite(net: Network, path: str | Path) -> Path:
+    """Write ``net`` as a float32 .tflite file (batch 1) with litert-torch."""
+    try:
+        import litert_torch
+    except ImportError as exc:
+        raise RuntimeError(f"litert-torch is not importable ({exc}); pip install 'edge-runtime[convert]'") from None
+    import torch
+
+    n_in = net.layers[0].n_in
+    model = to_torch(net)
+    edge_model = litert_torch.convert(model, (torch.zeros(1, n_in),))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    edge_model.export(str(path))
+    return path
+
+
+def check_under_tflm(net: Network, path: str | Path, samples: np.ndarray) -> dict:
+    """Run the .tflite under TFLite Micro; the arena it used and the largest deviation from numpy."""
+    from edge_runtime.models import load_model
+
+    runner = load_model(str(path), backend="tflm")
+    outputs = np.concatenate([np.asarray(runner.run(s[None].astype(np.float32))[0]).reshape(1, -1)
+                              for s in samples])
+    reference = net.forward(samples.astype(np.float32))
+    return {"backend": runner.backend, "arena_bytes": int(runner.arena_used_bytes()),
+            "file_bytes": Path(path).stat().st_size,
+            "max_abs_diff_vs_numpy": float(np.max(np.abs(outputs - reference)))}
