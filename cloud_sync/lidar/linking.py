@@ -25,11 +25,11 @@ class LinkerConfig:
     max_gap_s: float = 30.0
     decision_delay_s: float = 20.0
     max_cost: float = 3.0
-    embedding_weight: float = 12.0     # cost per unit of cosine distance
-    height_sigma_m: float = 0.06
+    embedding_weight: float = 8.0      # cost per unit of cosine distance
+    height_sigma_m: float = 0.1
     learn_margin: float = 3.0          # a link teaches the transit model when the runner-up costs this much more
     use_appearance: bool = True
-    min_frames: int = 0                # shorter segments (a few frames: ghosts, fragments) are not linked
+    min_frames: int = 8                # shorter segments (a few frames: ghosts, fragments) are not linked
 
 
 @dataclass

@@ -16,6 +16,7 @@ class GroundConfig:
     max_tilt_deg: float = 20.0       # the floor is roughly level in the sensor frame
     sample_points: int = 4000        # inliers are counted on this many points
     fit_points: int = 20000          # the plane is fitted on a random subset of this size
+    seed_quantile: float = 0.2       # hypotheses are drawn from the lowest 20 % of the points
     seed: int = 0                    # fixed: the same frame always gives the same plane
 
 

@@ -17,26 +17,58 @@ EMBEDDING_POINTS = 64
 N_DETECTION_FEATURES = 3 + 2 * (len(HEIGHT_BANDS) - 1) + 1
 
 
-def detection_features(local: np.ndarray, heading: np.ndarray | None = None) -> np.ndarray:
-    """Feature vector of one detection; ``local`` is (n, 3): x, y about the centre, z above ground.
+def _unit_headings(headings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cos, sin of each heading; (1, 0) where the speed is too low to know it."""
+    norm = np.linalg.norm(headings, axis=1)
+    known = norm > 0.2
+    c = np.where(known, headings[:, 0] / np.maximum(norm, 1e-9), 1.0)
+    s = np.where(known, headings[:, 1] / np.maximum(norm, 1e-9), 0.0)
+    return c, s, known
 
-    Layout: height, major spread, minor spread, 8 band fractions, 8 band radial spreads,
-    footprint length along ``heading`` (0 when unknown).
+
+def batch_detection_features(points: np.ndarray, starts: np.ndarray, headings: np.ndarray) -> np.ndarray:
+    """Feature rows of many detections at once (one frame's worth), no loop over detections.
+
+    ``points`` is the concatenation of the detections' local points (x, y about the centre,
+    z above ground), detection ``k`` occupying ``points[starts[k]:starts[k + 1]]``;
+    ``headings`` (K, 2) are velocities in the same frame. Row layout: height, major spread,
+    minor spread, 8 band fractions, 8 band radial spreads, leg footprint length along the
+    heading (0 when the heading is unknown).
     """
-    xy, z = local[:, :2], local[:, 2]
-    centred = xy - xy.mean(axis=0)
-    eigen = np.sqrt(np.maximum(np.linalg.eigvalsh(centred.T @ centred / max(len(xy) - 1, 1)), 0))
-    band = np.clip(np.digitize(z, HEIGHT_BANDS) - 1, 0, len(HEIGHT_BANDS) - 2)
-    counts = np.bincount(band, minlength=len(HEIGHT_BANDS) - 1).astype(float)
-    radius = np.linalg.norm(xy, axis=1)
-    spread = np.bincount(band, weights=radius, minlength=len(HEIGHT_BANDS) - 1) / np.maximum(counts, 1)
-    along = 0.0
-    if heading is not None and np.linalg.norm(heading) > 0.2:
-        projection = xy @ (heading / np.linalg.norm(heading))
-        legs = z < 0.6
-        if legs.sum() >= 3:
-            along = float(np.ptp(projection[legs]))
-    return np.concatenate([[z.max(), eigen[1], eigen[0]], counts / max(len(z), 1), spread, [along]])
+    n_det, n_bands = len(starts) - 1, len(HEIGHT_BANDS) - 1
+    counts = np.diff(starts)
+    owner = np.repeat(np.arange(n_det), counts)
+    x, y, z = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64), points[:, 2]
+    sums = np.add.reduceat(np.column_stack([x, y, x * x, y * y, x * y]), starts[:-1], axis=0)
+    mean_x, mean_y = sums[:, 0] / counts, sums[:, 1] / counts
+    dof = np.maximum(counts - 1, 1)
+    sxx = (sums[:, 2] - counts * mean_x ** 2) / dof
+    syy = (sums[:, 3] - counts * mean_y ** 2) / dof
+    sxy = (sums[:, 4] - counts * mean_x * mean_y) / dof
+    half_trace, root = (sxx + syy) / 2, np.sqrt(((sxx - syy) / 2) ** 2 + sxy ** 2)
+    major, minor = np.sqrt(np.maximum(half_trace + root, 0)), np.sqrt(np.maximum(half_trace - root, 0))
+    band = np.clip(np.digitize(z, HEIGHT_BANDS) - 1, 0, n_bands - 1)
+    cell = owner * n_bands + band
+    band_counts = np.bincount(cell, minlength=n_det * n_bands).reshape(n_det, n_bands).astype(float)
+    radius = np.hypot(x, y)
+    spread = np.bincount(cell, radius, n_det * n_bands).reshape(n_det, n_bands) / np.maximum(band_counts, 1)
+    c, s, known = _unit_headings(headings)
+    projection = x * c[owner] + y * s[owner]
+    legs = z < 0.6
+    along_max = np.full(n_det, -np.inf)
+    along_min = np.full(n_det, np.inf)
+    np.maximum.at(along_max, owner[legs], projection[legs])
+    np.minimum.at(along_min, owner[legs], projection[legs])
+    leg_count = np.bincount(owner[legs], minlength=n_det)
+    along = np.where(known & (leg_count >= 3), along_max - along_min, 0.0)
+    top = np.maximum.reduceat(z, starts[:-1])
+    return np.column_stack([top, major, minor, band_counts / counts[:, None], spread, along])
+
+
+def detection_features(local: np.ndarray, heading: np.ndarray | None = None) -> np.ndarray:
+    """Feature row of one detection (see ``batch_detection_features``)."""
+    heading = np.zeros(2) if heading is None else np.asarray(heading, float)
+    return batch_detection_features(local, np.array([0, len(local)]), heading[None, :])[0]
 
 
 def segment_features(times: np.ndarray, per_frame: np.ndarray) -> dict:
@@ -69,18 +101,24 @@ def gait_frequency(times: np.ndarray, stride_length: np.ndarray, min_frames: int
     return round(float(freqs[band][np.argmax(spectrum[band])]), 3)
 
 
-def embedding_input(local: np.ndarray, heading: np.ndarray | None) -> np.ndarray:
-    """(EMBEDDING_POINTS, 3) float32: points in the walking frame (along, across, up).
+def batch_embedding_input(points: np.ndarray, starts: np.ndarray, headings: np.ndarray) -> np.ndarray:
+    """(K, EMBEDDING_POINTS, 3) float32: each detection's points in its walking frame
+    (along, across, up), taken evenly through its height-sorted points (deterministic, keeps
+    the vertical profile; repeated when there are fewer)."""
+    n_det = len(starts) - 1
+    counts = np.diff(starts)
+    owner = np.repeat(np.arange(n_det), counts)
+    order = np.lexsort((points[:, 2], owner))                  # by detection, then by height
+    steps = np.linspace(0.0, 1.0, EMBEDDING_POINTS)
+    pick = order[starts[:-1, None] + np.round(steps[None, :] * (counts[:, None] - 1)).astype(int)]
+    c, s, _ = _unit_headings(headings)
+    x, y = points[pick, 0], points[pick, 1]
+    along = x * c[:, None] + y * s[:, None]
+    across = -x * s[:, None] + y * c[:, None]
+    return np.stack([along, across, points[pick, 2]], axis=-1).astype(np.float32)
 
-    Points are taken evenly through the height-sorted cloud (deterministic, keeps the
-    vertical profile) and repeated when there are fewer.
-    """
-    if heading is not None and np.linalg.norm(heading) > 0.2:
-        c, s = heading / np.linalg.norm(heading)
-    else:
-        c, s = 1.0, 0.0
-    along = local[:, 0] * c + local[:, 1] * s
-    across = -local[:, 0] * s + local[:, 1] * c
-    ordered = np.argsort(local[:, 2], kind="stable")
-    pick = ordered[np.linspace(0, len(ordered) - 1, EMBEDDING_POINTS).round().astype(int)]
-    return np.column_stack([along[pick], across[pick], local[pick, 2]]).astype(np.float32)
+
+def embedding_input(local: np.ndarray, heading: np.ndarray | None) -> np.ndarray:
+    """(EMBEDDING_POINTS, 3) float32 sample of one detection (see ``batch_embedding_input``)."""
+    heading = np.zeros(2) if heading is None else np.asarray(heading, float)
+    return batch_embedding_input(local, np.array([0, len(local)]), heading[None, :])[0]

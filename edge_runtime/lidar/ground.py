@@ -41,9 +41,12 @@ def fit_ground_plane(points: np.ndarray, config: GroundConfig = GroundConfig()) 
     # A random subset fixes the plane as well as all points do, at a cost independent of N
     # (drawn with replacement: a permutation of 100k points costs more than the fit).
     xyz = points[rng.integers(0, len(points), min(config.fit_points, len(points))), :3]
-    # The floor lies in the lower part of the cloud: seed hypotheses there, score on everything.
+    # The floor is the lowest large surface: seed hypotheses from the lowest points only.
+    # (Seeding from the lower half once let a wall-mounted sensor fit a "plane" through the
+    # dense rows its beams draw on the wall beside it.) Score on a sample of everything.
     z = xyz[:, 2]
-    low = xyz[z <= np.partition(z, len(z) // 2)[len(z) // 2]].astype(np.float64)
+    cut = int(len(z) * config.seed_quantile)
+    low = xyz[z <= np.partition(z, cut)[cut]].astype(np.float64)
     sample = xyz[rng.integers(0, len(xyz), min(config.sample_points, len(xyz)))].astype(np.float64)
     triplets = low[rng.integers(0, len(low), size=(config.iterations, 3))]
     normals = np.cross(triplets[:, 1] - triplets[:, 0], triplets[:, 2] - triplets[:, 0])
@@ -57,8 +60,11 @@ def fit_ground_plane(points: np.ndarray, config: GroundConfig = GroundConfig()) 
     normals, triplets = normals[valid], triplets[valid]
     offsets = -np.einsum("ij,ij->i", normals, triplets[:, 0])
     inliers = np.abs(sample @ normals.T + offsets) < config.distance_m      # (S, H)
-    best = int(np.argmax(inliers.sum(axis=0)))
-    return _refine(xyz, GroundPlane(normals[best], float(offsets[best])), config.distance_m)
+    winner = int(np.argmax(inliers.sum(axis=0)))
+    best = GroundPlane(normals[winner], float(offsets[winner]))
+    refined = _refine(xyz, best, config.distance_m)
+    # A refit that tips past the allowed tilt has absorbed a wall: keep the hypothesis.
+    return refined if refined.normal[2] >= np.cos(np.radians(config.max_tilt_deg)) else best
 
 
 def _refine(xyz: np.ndarray, plane: GroundPlane, distance_m: float) -> GroundPlane:

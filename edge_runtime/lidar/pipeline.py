@@ -10,7 +10,7 @@ import numpy as np
 from edge_runtime.lidar.background import OccupancyBackground
 from edge_runtime.lidar.config import PipelineConfig
 from edge_runtime.lidar.detect import Detection, detect_people
-from edge_runtime.lidar.features import detection_features, embedding_input, segment_features
+from edge_runtime.lidar.features import batch_detection_features, batch_embedding_input, segment_features
 from edge_runtime.lidar.ground import GroundPlane, fit_ground_plane
 from edge_runtime.lidar.segment import TrackSegment
 from edge_runtime.lidar.sensors import SensorSpec
@@ -78,12 +78,13 @@ class SensorPipeline:
         pending = [(track, i) for track in tracks for i, p in enumerate(track.payloads) if isinstance(p, Detection)]
         if not pending:
             return
-        rows, samples = [], []
-        for track, i in pending:
-            detection, heading = track.payloads[i], track.filter.velocity
-            rows.append(detection_features(detection.points, heading))
-            samples.append(embedding_input(detection.points, heading))
-        embeddings = self.embedder.embed(np.stack(samples)) if self.embedder is not None else [None] * len(rows)
+        clouds = [track.payloads[i].points for track, i in pending]
+        starts = np.concatenate([[0], np.cumsum([len(c) for c in clouds])])
+        points = np.concatenate(clouds)
+        headings = np.array([track.filter.velocity for track, _ in pending])
+        rows = batch_detection_features(points, starts, headings)
+        embeddings = (self.embedder.embed(batch_embedding_input(points, starts, headings))
+                      if self.embedder is not None else [None] * len(rows))
         for (track, i), row, embedding in zip(pending, rows, embeddings):
             track.payloads[i] = _Observation(row, embedding)
 

@@ -11,8 +11,8 @@ from edge_runtime.lidar.scene_format import read_scene
 
 def test_simulate_writes_a_readable_scene(tiny_scene_folder):
     scene = read_scene(tiny_scene_folder)
-    assert scene.n_frames == 50 and [s.sensor_id for s in scene.sensors] == ["s0", "s1"]
-    assert scene.sensors[0].beams == 16
+    assert scene.n_frames == 60 and [s.sensor_id for s in scene.sensors] == ["s0", "s1"]
+    assert scene.sensors[0].beams == 32 and scene.sensors[0].azimuth_steps == 512
     points = scene.read_frame("s0", 10)
     labels = scene.read_labels("s0", 10)
     assert points.shape[1] == 3 and labels.shape == (len(points),)
@@ -23,7 +23,7 @@ def test_track_cli_prints_world_tracks_per_frame_and_plots(tiny_scene_folder, tm
     plot = tmp_path / "tracks.png"
     assert main(["lidar", "track", str(tiny_scene_folder), "--json", "--plot", str(plot)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(lines) == 50 and lines[0]["frame"] == 0
+    assert len(lines) == 60 and lines[0]["frame"] == 0
     tracks = [tr for line in lines for tr in line["tracks"]]
     assert tracks, "nobody tracked in the tiny scene"
     assert set(tracks[0]) == {"id", "x", "y", "sensor"}
@@ -38,14 +38,14 @@ def test_track_cli_reports_a_missing_scene(tmp_path, capsys):
 def test_agent_task_publishes_tracks_and_segments_never_points(tiny_scene_folder, tmp_path):
     task_class = load_task_class("lidar")
     context = TaskContext("pi-lidar", None, tmp_path)
-    task = task_class("hall-s1", {"scene": str(tiny_scene_folder), "sensor": "s1", "frames_per_step": 10},
+    task = task_class("hall-s0", {"scene": str(tiny_scene_folder), "sensor": "s0", "frames_per_step": 10},
                       context)
     records = []
-    for _ in range(6):
+    for _ in range(7):
         records.extend(task.step())
     kinds = {r["type"] for r in records}
     assert kinds == {"tracks", "segment"}
-    assert sum(r["type"] == "tracks" for r in records) == 50
+    assert sum(r["type"] == "tracks" for r in records) == 60
     for record in records:
         for value in record.values():
             assert not isinstance(value, np.ndarray)
@@ -54,7 +54,7 @@ def test_agent_task_publishes_tracks_and_segments_never_points(tiny_scene_folder
     assert len(segment["embedding"]) == 16 and "height" in segment["features"]
     assert json.dumps(records)          # plain JSON types only
     status = task.status()
-    assert status["frames"] == 50 and status["background"]["learned"]
+    assert status["frames"] == 60 and status["background"]["learned"]
 
 
 def test_agent_task_rejects_an_unknown_sensor(tiny_scene_folder, tmp_path):

@@ -1,6 +1,6 @@
 """End to end on a small simulated walkway: per-sensor tracking, cross-sensor linking, global ids.
 
-Thresholds here are for a 30 s, 12-person scene (the CI budget); the acceptance figures on the
+Thresholds here are for a 25 s, 12-person scene (the CI budget); the acceptance figures on the
 60 s / 20 and 40 people scenes come from benchmarks/lidar_bench.py.
 """
 import numpy as np
