@@ -1,6 +1,6 @@
 """FSDD keyword audio: speaker = device, one speaker held out (george by default). Front end:
 fixed-length MFCC (numpy/scipy); head 208-64-10. Evaluation: the held-out speaker adapts on
-10 takes per digit (200 SGD steps), then is tested on its other 400 takes.
+10 takes per digit (200 SGD steps, lr 0.1), then is tested on its other 400 takes.
 
 Goal (issue 5): ≥ 90% after adaptation; bytes per round per strategy.
 Run: .venv/bin/python benchmarks/fl/fsdd_bench.py [--scale 1.0] [--held-out george]

@@ -61,7 +61,7 @@ class KeywordAudio(DeviceClassification):
         self.adapt_set = LocalData(self.standardise(feats.x[adapt_mask]), feats.digit[adapt_mask])
         self.test_x, self.test_y = self.standardise(feats.x[test_mask]), feats.digit[test_mask]
         self.held_out = held_out
-        self.adapt_steps, self.adapt_lr, self.adapt_batch = 200, 0.02, 10
+        self.adapt_steps, self.adapt_lr, self.adapt_batch = 200, 0.1, 10
 
     def evaluate(self, theta: np.ndarray, seed: int = 0) -> dict[str, float]:
         net = self.make_network()
