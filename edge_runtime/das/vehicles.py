@@ -210,12 +210,15 @@ def merge_truck_parts(detections: list[Detection], params: DetectionParams) -> l
     for det in out:
         absorbed = False
         for big in kept:
-            same_lane = big.direction == det.direction and abs(big.slowness - det.slowness) < 0.04 * abs(big.slowness)
+            # a split-off part's speed is poorly fitted, hence the loose 10 %
+            same_lane = big.direction == det.direction and abs(big.slowness - det.slowness) < 0.1 * abs(big.slowness)
             spacing_m = abs(big.t_center - det.t_center) / abs(big.slowness)
-            if not same_lane or spacing_m >= params.truck_part_spacing_m:
+            if not same_lane:
                 continue
-            comparable = det.strength >= 0.5 * big.strength and big.strength >= params.truck_strength
-            if comparable or det.strength < params.echo_fraction * big.strength:
+            comparable = det.strength >= 0.4 * big.strength and big.strength >= params.truck_strength
+            echo = det.strength < params.echo_fraction * big.strength
+            if (comparable and spacing_m < params.truck_part_spacing_m) or \
+                    (echo and spacing_m < 1.5 * params.truck_part_spacing_m):
                 absorbed = True
                 break
         if not absorbed:
