@@ -6,29 +6,17 @@ Run: .venv/bin/python benchmarks/fl/occupancy_bench.py [--scale 1.0]
 """
 from __future__ import annotations
 
-import argparse
-
 from common import run_strategies, write_results
-from fewshot_goals import classification_goals
+from fewshot_goals import bench_args, classification_goals, strategy_configs
 
 from edge_runtime.online.experiments.classification import Presence
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    r = lambda n: max(2, int(n * args.scale))  # noqa: E731
+    args, r = bench_args(__doc__)
     experiment = Presence()
-    batched = {"clients_per_round": 5, "local_steps": 20, "batch_size": 10, "lr": 0.05}
-    serial = {"local_steps": 64, "lr": 0.01}
-    configs = {
-        "fedavg": {"strategy": "fedavg", "rounds": r(40), **batched},
-        "reptile": {"strategy": "reptile", "rounds": r(40), **batched},
-        "tinyreptile": {"strategy": "tinyreptile", "rounds": r(200), **serial},
-        "tinymetafed": {"strategy": "tinymetafed", "rounds": r(200), **serial},
-    }
+    configs = strategy_configs(r(40), r(200), {"clients_per_round": 5, "local_steps": 20, "batch_size": 10,
+                                               "lr": 0.05}, {"local_steps": 64, "lr": 0.01})
     results = run_strategies(experiment, configs, seed=args.seed, eval_points=4)
     goals = classification_goals(results, 0.97, "static_accuracy")
     goals["online_above_static"] = {k: v["final"]["accuracy"] > v["final"]["static_accuracy"]

@@ -58,16 +58,13 @@ def register(subparsers) -> None:
 
 
 def _pairs(items: list[str], where: str) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CliError(f"{where} expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    """KEY=VALUE options (values parsed as JSON when they parse), as ``cloud-sync cmd`` reads them."""
+    from cloud_sync.coordinator.cli import parse_command_args
+
+    try:
+        return parse_command_args(items)
+    except CliError as exc:
+        raise CliError(f"{where}: {exc}") from None
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -85,12 +85,16 @@ class Dense(Layer):
         return dx
 
 
-class ReLU(Layer):
+class _Activation(Layer):
+    """Element-wise activation: output and input-gradient buffers of the layer's width."""
+
     def __init__(self, n: int):
         self.n_out = n
         self._y = _Buffer(n)
         self._dx = _Buffer(n)
 
+
+class ReLU(_Activation):
     def forward(self, x):
         y = self._y.rows(x.shape[0])
         np.maximum(x, 0.0, out=y)
@@ -102,12 +106,7 @@ class ReLU(Layer):
         return dx
 
 
-class Tanh(Layer):
-    def __init__(self, n: int):
-        self.n_out = n
-        self._y = _Buffer(n)
-        self._dx = _Buffer(n)
-
+class Tanh(_Activation):
     def forward(self, x):
         y = self._y.rows(x.shape[0])
         np.tanh(x, out=y)
