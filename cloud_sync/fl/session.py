@@ -38,7 +38,11 @@ class FederatedSession:
     def run(self, rounds: int, n_devices: int, *, broker: str | None = None, data_dir: Path = Path("var"),
             state_dir: Path | None = None, out_dir: Path | None = None, task_name: str = "fl",
             deadline_s: float = 60.0, fresh: bool = False, wait_online_s: float = 60.0,
-            eval_every: int = 0, progress: bool = True) -> dict[str, Any]:
+            eval_every: int = 0, progress: bool = True, fleet_graph=None,
+            requirements: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run (or resume) the rounds. ``fleet_graph`` (``ontology.live.FleetGraph``): rounds and
+        participation are recorded in it, and with ``requirements`` (``capable_devices`` keyword
+        arguments, e.g. ``{"min_ram_bytes": 65536}``) MQTT devices are selected through its queries."""
         state_dir = Path(state_dir or Path(data_dir) / "fl" / f"{self.task}-{self.strategy.name}")
         out_dir = Path(out_dir or state_dir)
         if fresh and state_dir.exists():
@@ -50,9 +54,13 @@ class FederatedSession:
         if fresh or store.load() is None:
             rounds_file.unlink(missing_ok=True)
 
+        run_id = state_dir.name
+
         def on_round(record: dict) -> None:
             with rounds_file.open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
+            if fleet_graph is not None:
+                _record_in_graph(fleet_graph, run_id, self.strategy.name, record)
 
         coordinator = None
         try:
@@ -62,7 +70,8 @@ class FederatedSession:
                 from edge_runtime.waiting import wait_until
 
                 coordinator = Coordinator(broker, data_dir, replica_id=f"fl-{self.task}").start(wait_s=15)
-                fleet = MqttFleet(coordinator)
+                fleet = MqttFleet(coordinator, graph_store=getattr(fleet_graph, "store", None) if requirements else None,
+                                  requirements=requirements)
                 wait_until(lambda: len(fleet.available()) >= n_devices, wait_online_s,
                            what=f"{n_devices} online devices on {broker}")
                 fleet.only = set(fleet.available()[:n_devices])
@@ -89,6 +98,19 @@ class FederatedSession:
             plot_learning_curves({self.strategy.name: points}, metric, out_dir / "learning_curve.png",
                                  f"{self.task}: {self.strategy.name}")
         return summary
+
+
+def _record_in_graph(fleet_graph, run_id: str, strategy: str, record: dict) -> None:
+    """FL rounds and participation as observations in the fleet graph; never breaks a run."""
+    try:
+        fleet_graph.fl_round(run_id, record["round"], strategy)
+        for device in record["answered"]:
+            fleet_graph.fl_participation(run_id, record["round"], device,
+                                         {"bytes_up": record["bytes_up"] / max(1, len(record["answered"])),
+                                          **{k: v for k, v in record.get("eval", {}).items()
+                                             if isinstance(v, (int, float))}})
+    except Exception as exc:  # the graph is a view; the run goes on
+        log.warning("could not record FL round %s in the fleet graph: %s", record["round"], exc)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

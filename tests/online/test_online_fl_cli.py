@@ -34,3 +34,21 @@ def test_fl_run_reports_bad_input_without_traceback(tmp_path):
                           "--task", "sine", "--devices", "2", "--rounds", "1", "--data", str(tmp_path),
                           "--set", "warp=9"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "warp" in out.stderr
+
+
+def test_rounds_are_recorded_in_the_fleet_graph(tmp_path):
+    pytest = __import__("pytest")
+    live = pytest.importorskip("ontology.live")
+    from cloud_sync.fl import make_strategy
+    from cloud_sync.fl.session import FederatedSession
+    from ontology.queries import run_named
+    from ontology.store import GraphStore
+
+    store = GraphStore.open(None)
+    session = FederatedSession("sine", {"n_devices": 3, "n_eval_tasks": 3},
+                               make_strategy("tinyreptile", rounds=3, local_steps=4))
+    session.run(rounds=3, n_devices=3, data_dir=tmp_path, progress=False, eval_every=1,
+                fleet_graph=live.FleetGraph(store))
+    rows = run_named(store, "fl_round_metrics", run="sine-tinyreptile", metric="mse")
+    assert [int(r["roundNumber"]) for r in rows] == [0, 1, 2]
+    assert all(int(r["participants"]) == 1 and float(r["mean"]) > 0 for r in rows)
