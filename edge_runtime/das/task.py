@@ -56,14 +56,22 @@ class DasTrafficTask(Task):
             new += self.detector.push(record.data)
             self.chunks += 1
             self.stream_s += record.duration_s
-        if isinstance(self.source, SimulatedSource) and self.source.finished and self.detector:
-            new += self.detector.flush()
-        return self._records(new)
+        out = self._records(new)
+        if isinstance(self.source, SimulatedSource) and self.source.finished:
+            out += self.drain()
+        return out
+
+    def drain(self) -> list[dict[str, Any]]:
+        """End of stream: process the last (shorter) window and return what it finishes."""
+        if self.detector is None or not math.isfinite(self.detector.final_until_s):
+            return []
+        return self._records(self.detector.flush())
 
     def close(self) -> None:
-        """Flush the last window so no vehicle seen so far is lost."""
-        if self.detector is not None and math.isfinite(self.detector.final_until_s):
-            self._records(self.detector.flush())
+        dropped = self.drain()
+        if dropped:
+            self.context.log.info("das task %s: %d records at shutdown were not delivered",
+                                  self.name, len(dropped))
 
     def _records(self, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.events += new
