@@ -104,3 +104,14 @@ def test_client_rejects_wrong_sized_theta(digits):
         client.handle({"theta": encode_vector(np.ones(3)), "steps": 1, "lr": 0.1, "batch_size": 1})
     with pytest.raises(ValueError, match="out of range"):
         client.handle({"theta": encode_vector(np.ones(3)), "steps": 0, "lr": 0.1, "batch_size": 1})
+
+
+def test_interrupted_save_leaves_the_last_complete_round(tmp_path):
+    store = RoundStore(tmp_path / "s")
+    store.save(0, np.ones(4, np.float32), {"strategy": "fedavg"}, [{"round": 0}])
+    # a crash between writing θ of round 1 and replacing state.json leaves only temp files behind
+    (store.dir / "theta-000001.npy.tmp").write_bytes(b"half")
+    (store.dir / "state.json.tmp").write_text("{\"last_round\": 1")
+    state, theta = store.load()
+    assert state["last_round"] == 0
+    np.testing.assert_array_equal(theta, np.ones(4))
