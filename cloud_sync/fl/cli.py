@@ -26,7 +26,9 @@ Per-round JSON lines, a summary and a learning-curve PNG are written to --out.
 
 def register(subparsers) -> None:
     fl = subparsers.add_parser("fl", help="federated learning: run strategies over the fleet",
+                               formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                                description="Federated meta-learning (FedAvg, Reptile, TinyReptile, TinyMetaFed).")
+    fl.set_defaults(handler=lambda _args: fl.print_help() or 0)
     sub = fl.add_subparsers(dest="fl_command", metavar="FL_COMMAND")
     p = sub.add_parser("run", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                        help="run R rounds of a strategy on an experiment",
