@@ -1,7 +1,8 @@
 """Facts about a model file, read from the file itself (no hand-written metadata).
 
 .tflite: the flatbuffer is walked with LiteRT's generated schema reader (ops, tensors, constant
-buffers); the tensor arena is what TFLite Micro actually allocates on a first invoke.
+buffers); the tensor arena is what TFLite Micro actually allocates on a first invoke (measured
+through the Foundation runner).
 .onnx: the protobuf graph (ops, initializers, I/O) via the onnx package; the arena is an upper
 bound, the sum of all statically shaped activation tensors.
 These facts are what placement needs: does the file fit the flash, the arena the RAM, do the ops
@@ -10,10 +11,6 @@ exist in the runtime.
 from __future__ import annotations
 
 import hashlib
-import os
-import re
-import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,38 +155,19 @@ def _tflite_tensor(sub, tensor_index: int, position: int, type_names) -> TensorF
                        scale=scale, zero_point=zero_point)
 
 
-_fd_lock = threading.Lock()
-_ARENA_LINE = re.compile(r"Arena allocation total (\d+) bytes")
-
-
 def tflm_arena_bytes(path: str | Path) -> tuple[int | None, str | None]:
     """(arena bytes, None) as TFLite Micro allocates them after a first invoke, or (None, why).
 
-    TFLM reports its RecordingMicroAllocator figures only on the C++ stderr, so fd 2 is
-    redirected to a temporary file for the call (under a lock: the redirection is process-wide).
+    Measured by the Foundation runner (edge_runtime.models, backend 'tflm'), the same figure
+    `edge-runtime models inspect` prints, so the graph and the CLI never disagree.
     """
-    from tflite_micro import runtime
+    from edge_runtime.models import load_model
+    from edge_runtime.models.specs import ModelError
 
-    with _fd_lock, tempfile.TemporaryFile() as captured:
-        saved = os.dup(2)
-        os.dup2(captured.fileno(), 2)
-        error = None
-        try:
-            interpreter = runtime.Interpreter.from_file(str(path))
-            interpreter.invoke()
-            interpreter.print_allocations()
-        except Exception as exc:  # TFLM says why on stderr; we keep both
-            error = str(exc)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        captured.seek(0)
-        log = captured.read().decode(errors="replace")
-    found = _ARENA_LINE.search(log)
-    if error is None and found:
-        return int(found.group(1)), None
-    detail = " ".join(line.strip() for line in log.splitlines() if line.strip())[:300]
-    return None, f"{error or 'no allocation report'}: {detail}".strip(": ")
+    try:
+        return load_model(path, backend="tflm").arena_used_bytes(), None
+    except ModelError as exc:
+        return None, str(exc)
 
 
 # ------------------------------------------------------------------------------ ONNX
