@@ -54,6 +54,9 @@ def register(subparsers) -> None:
                    help="strategy option, e.g. lr=0.01 local_steps=32 top_p=5 (repeatable)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="experiment parameter, e.g. backbone=omniglot.onnx (repeatable)")
+    p.add_argument("--min-ram", type=int, default=0, metavar="BYTES",
+                   help="with --broker: only devices whose profile has this much RAM (fleet-graph query)")
+    p.add_argument("--backend", help="with --broker: only devices with this runtime backend (e.g. tflm)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_command)
@@ -67,6 +70,14 @@ def _pairs(items: list[str], where: str) -> dict:
         return parse_command_args(items)
     except CliError as exc:
         raise CliError(f"{where}: {exc}") from None
+
+
+def _requirements(args: argparse.Namespace) -> dict | None:
+    """``ontology.queries.capable_devices`` arguments from --min-ram / --backend (None: any online device)."""
+    wanted = {k: v for k, v in (("min_ram_bytes", args.min_ram), ("backend", args.backend)) if v}
+    if wanted and not args.broker:
+        raise CliError("--min-ram/--backend select real devices: they need --broker")
+    return wanted or None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -95,7 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
                               data_dir=args.data, state_dir=state_dir, out_dir=args.out or state_dir,
                               task_name=args.task_name, deadline_s=args.deadline, fresh=args.fresh,
                               wait_online_s=args.wait_online, eval_every=args.eval_every,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, requirements=_requirements(args))
     except (FileNotFoundError, ValueError, TimeoutError, ConnectionError) as exc:
         raise CliError(str(exc)) from None
     print(json.dumps(summary["final"]))

@@ -69,8 +69,11 @@ class FederatedSession:
                 from cloud_sync.fl.mqtt_fleet import MqttFleet
                 from edge_runtime.waiting import wait_until
 
-                coordinator = Coordinator(broker, data_dir, replica_id=f"fl-{self.task}").start(wait_s=15)
-                fleet = MqttFleet(coordinator, graph_store=getattr(fleet_graph, "store", None) if requirements else None,
+                coordinator = Coordinator(broker, data_dir, replica_id=f"fl-{self.task}")
+                if requirements and fleet_graph is None:  # a graph of this coordinator's fleet, for selection
+                    fleet_graph = _live_graph().attach(coordinator)
+                coordinator.start(wait_s=15)
+                fleet = MqttFleet(coordinator, graph_store=fleet_graph.store if requirements else None,
                                   requirements=requirements)
                 wait_until(lambda: len(fleet.available()) >= n_devices, wait_online_s,
                            what=f"{n_devices} online devices on {broker}")
@@ -98,6 +101,17 @@ class FederatedSession:
             plot_learning_curves({self.strategy.name: points}, metric, out_dir / "learning_curve.png",
                                  f"{self.task}: {self.strategy.name}")
         return summary
+
+
+def _live_graph():
+    """An in-memory fleet graph (ontology package), fed by the coordinator's events."""
+    try:
+        from ontology.live import FleetGraph
+        from ontology.store import GraphStore
+    except ImportError as exc:
+        raise ValueError(f"device requirements need the ontology package ({exc}); "
+                         f"install the 'cloud' extra or drop the requirements") from None
+    return FleetGraph(GraphStore.open(None))
 
 
 def _record_in_graph(fleet_graph, run_id: str, strategy: str, record: dict) -> None:

@@ -22,7 +22,7 @@ class FlAgent:
         self.log_path = workdir / f"{device_id}.log"
         config = workdir / f"{device_id}.json"
         config.write_text(json.dumps({
-            "device_id": device_id, "broker": broker_url, "state_dir": str(workdir / f"state-{device_id}"),
+            "device_id": device_id, "broker": broker_url, "profile": "generic-x86-64", "state_dir": str(workdir / f"state-{device_id}"),
             "heartbeat_s": 1.0, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "components": [],
             "tasks": [{"kind": "fl_client", "name": "fl", "interval_s": 0,
                        "params": {"experiment": experiment, "experiment_params": experiment_params,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from cloud_sync.fl import make_strategy
 from cloud_sync.fl.session import FederatedSession
@@ -35,6 +36,16 @@ def test_tinyreptile_three_agents_over_mosquitto(mosquitto, sine_agents, tmp_pat
                 deadline_s=30, wait_online_s=90, progress=False)
     records = [json.loads(line) for line in (state / "rounds.jsonl").read_text().splitlines()]
     assert [r["round"] for r in records] == [0, 1, 2, 3]
+
+    # selection through the fleet graph: the agents' TDs (generic-x86-64 profile) meet a RAM need,
+    # and nobody meets an absurd one
+    picky = FederatedSession("sine", {"n_devices": 3}, make_strategy("tinyreptile", rounds=1, local_steps=4))
+    chosen = picky.run(rounds=1, n_devices=3, broker=mosquitto.url, data_dir=data, state_dir=data / "fl" / "ram",
+                       deadline_s=30, wait_online_s=30, progress=False, requirements={"min_ram_bytes": 1 << 20})
+    assert chosen["client_updates"] == 1
+    with pytest.raises(TimeoutError):
+        picky.run(rounds=1, n_devices=1, broker=mosquitto.url, data_dir=data, state_dir=data / "fl" / "none",
+                  deadline_s=5, wait_online_s=4, progress=False, requirements={"min_ram_bytes": 1 << 50})
 
     # a device that died: the round waits for the deadline and aggregates the others
     victim = "dev-1"
