@@ -46,16 +46,24 @@ def _chunks(path: Path, n_channels: int, fs: float, limit_s: float | None):
             yield buf[:n].reshape(-1, n_channels)
 
 
+def _peak_rss_mb() -> float:
+    """VmHWM of this process (reset at exec, unlike ru_maxrss, which keeps the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(args: argparse.Namespace) -> None:
     """Runs in the subprocess: one pipeline over the raw file, prints one JSON line."""
-    import resource
     import cv2
     from threadpoolctl import threadpool_limits
     cv2.setNumThreads(1)
     meta = json.loads(Path(args.file + ".json").read_text())
     fs, dx, n_ch = meta["fs"], meta["dx"], meta["n_channels"]
     limit = args.limit_minutes * 60.0 if args.limit_minutes else None
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base_rss = _peak_rss_mb()
     with threadpool_limits(1):
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if args.worker == "ours":
@@ -71,7 +79,7 @@ def worker(args: argparse.Namespace) -> None:
             events, seconds = reference_pipeline(Path(args.file), fs, dx, n_ch, limit)
             result = {"lines": events}
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mb()
     result.update({"data_s": seconds, "cpu_s": cpu, "wall_s": wall, "peak_rss_mb": peak,
                    "rss_before_mb": base_rss})
     print(json.dumps(result, default=float))

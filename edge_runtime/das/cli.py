@@ -58,8 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from edge_runtime.das.params import DetectionParams
     from edge_runtime.das.readers import DasFormatError, read_das
     from edge_runtime.das.streaming import StreamingDetector

@@ -43,7 +43,7 @@ class DetectionParams:
     truck_part_spacing_m: float = 18.0    # strong peaks closer than this are one truck
     truck_strength: float = 12.0          # "strong": slant-stack SNR of a heavy vehicle
     echo_fraction: float = 0.14           # weaker than this share of a close neighbour: side lobe
-    min_coverage: float = 0.35            # share of bins along a line that must light up
+    min_coverage: float = 0.7             # share of bins along a line that must light up
     min_stack_snr: float = 2.0
     pick_halfwidth_s: float = 0.35        # arrival-time picking around a line
 

@@ -117,11 +117,11 @@ class EnvelopeStream:
         self.geometry = g = make_geometry(fs, dx, n_channels, params)
         self.n_channels = n_channels
         fs1 = fs / g.block
-        self._band_sos = [_band_sos(params.quasi_static_hz, fs1), _band_sos(params.vib_low_hz, fs1),
+        self.band_sos = [_band_sos(params.quasi_static_hz, fs1), _band_sos(params.vib_low_hz, fs1),
                           _band_sos(params.vib_high_hz, fs1)]
-        self._env_sos = signal.butter(2, min(params.envelope_hz, 0.45 * fs1), fs=fs1, output="sos")
-        self._band_zi = [None if s is None else np.zeros((s.shape[0], 2, g.n_bins)) for s in self._band_sos]
-        self._env_zi = np.zeros((self._env_sos.shape[0], 2, 3 * g.n_bins))
+        self.env_sos = signal.butter(2, min(params.envelope_hz, 0.45 * fs1), fs=fs1, output="sos")
+        self._band_zi = [None if s is None else np.zeros((s.shape[0], 2, g.n_bins)) for s in self.band_sos]
+        self._env_zi = np.zeros((self.env_sos.shape[0], 2, 3 * g.n_bins))
         self._rest = np.zeros((0, n_channels), dtype=np.float32)
         self._phase = 0             # block-mean samples seen, modulo the decimation factor
 
@@ -136,7 +136,7 @@ class EnvelopeStream:
             return np.zeros((0, 3, g.n_bins), dtype=np.float32)
         binned = bin_channels(block_mean(data[:usable], g.block), g.bin_size).astype(np.float64)
         power = np.zeros((binned.shape[0], 3, g.n_bins))
-        for k, sos in enumerate(self._band_sos):
+        for k, sos in enumerate(self.band_sos):
             if sos is None:
                 continue
             band, self._band_zi[k] = signal.sosfilt(sos, binned, axis=0, zi=self._band_zi[k])
@@ -144,7 +144,7 @@ class EnvelopeStream:
                 band = remove_common_mode(band)
             power[:, k, :] = band * band
         flat = power.reshape(power.shape[0], -1)
-        smooth, self._env_zi = signal.sosfilt(self._env_sos, flat, axis=0, zi=self._env_zi)
+        smooth, self._env_zi = signal.sosfilt(self.env_sos, flat, axis=0, zi=self._env_zi)
         first = (-self._phase) % g.decimate
         self._phase = (self._phase + flat.shape[0]) % g.decimate
         kept = smooth[first::g.decimate].reshape(-1, 3, g.n_bins)

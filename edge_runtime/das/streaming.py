@@ -73,7 +73,7 @@ class StreamingDetector:
         g = self.front.geometry
         fs1 = g.fs_in / g.block
         delay = 0.0
-        for sos in (self.front._band_sos[0], self.front._env_sos):
+        for sos in (self.front.band_sos[0], self.front.env_sos):
             b, a = signal.sos2tf(sos)
             _, gd = signal.group_delay((b, a), w=[1.5], fs=fs1)
             delay += float(gd[0]) / fs1
