@@ -12,11 +12,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-class FlAgent:
-    """One agent child process whose ``fl`` task trains on ``data_device``'s share of an experiment."""
+class AgentProcess:
+    """One ``edge-runtime agent`` child process hosting the given task configs."""
 
-    def __init__(self, device_id: str, broker_url: str, workdir: Path, experiment: str,
-                 experiment_params: dict, data_device: str):
+    def __init__(self, device_id: str, broker_url: str, workdir: Path, tasks: list[dict]):
         workdir.mkdir(parents=True, exist_ok=True)
         self.device_id = device_id
         self.log_path = workdir / f"{device_id}.log"
@@ -24,9 +23,7 @@ class FlAgent:
         config.write_text(json.dumps({
             "device_id": device_id, "broker": broker_url, "profile": "generic-x86-64", "state_dir": str(workdir / f"state-{device_id}"),
             "heartbeat_s": 1.0, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "components": [],
-            "tasks": [{"kind": "fl_client", "name": "fl", "interval_s": 0,
-                       "params": {"experiment": experiment, "experiment_params": experiment_params,
-                                  "data_device": data_device}}]}))
+            "tasks": tasks}))
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "edge_runtime.cli", "agent", "--config", str(config)],
                                          cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -48,8 +45,23 @@ class FlAgent:
 @pytest.fixture
 def sine_agents(mosquitto, tmp_path):
     """Three agents over the fixture's Mosquitto, each owning one sine task."""
-    agents = {f"dev-{i}": FlAgent(f"dev-{i}", mosquitto.url, tmp_path / "agents", "sine",
-                                  {"n_devices": 3}, f"sine-{i:03d}") for i in range(3)}
+    def fl_task(i: int) -> dict:
+        return {"kind": "fl_client", "name": "fl", "interval_s": 0,
+                "params": {"experiment": "sine", "experiment_params": {"n_devices": 3}, "data_device": f"sine-{i:03d}"}}
+    agents = {f"dev-{i}": AgentProcess(f"dev-{i}", mosquitto.url, tmp_path / "agents", [fl_task(i)]) for i in range(3)}
     yield agents
     for agent in agents.values():
+        agent.stop()
+
+
+@pytest.fixture
+def start_agent(mosquitto, tmp_path):
+    """``start_agent(device_id, tasks)`` → a running agent process, stopped after the test."""
+    started: list[AgentProcess] = []
+
+    def start(device_id: str, tasks: list[dict]) -> AgentProcess:
+        started.append(AgentProcess(device_id, mosquitto.url, tmp_path / "agents", tasks))
+        return started[-1]
+    yield start
+    for agent in started:
         agent.stop()
