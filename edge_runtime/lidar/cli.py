@@ -42,8 +42,12 @@ sensor frame, per-point person labels and ground_truth.csv in world coordinates.
 
 
 def register(subparsers) -> None:
-    lidar = subparsers.add_parser("lidar", help="LiDAR pedestrian detection and tracking",
-                                  description="LiDAR pedestrian detection, tracking and simulation.")
+    lidar = subparsers.add_parser(
+        "lidar", help="LiDAR pedestrian detection and tracking",
+        description="LiDAR pedestrian detection, tracking and simulation (docs/lidar.md).",
+        epilog="examples:\n  edge-runtime lidar detect frame.bin\n  edge-runtime lidar simulate scene/\n"
+               "  edge-runtime lidar track scene/ --plot tracks.png\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = lidar.add_subparsers(dest="lidar_command", metavar="SUBCOMMAND")
     lidar.set_defaults(handler=lambda args: lidar.print_help() or 0)
 
@@ -59,7 +63,8 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="one JSON line per frame on stdout")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="top view with trajectories and footprints")
     p.add_argument("--model", type=Path, help="embedding .onnx (default: the bundled model)")
-    p.add_argument("--no-embedding", action="store_true", help="link on time and height only")
+    p.add_argument("--no-embedding", action="store_true",
+                   help="link on the transit model alone (the time-only ablation: no embedding, no height)")
     p.set_defaults(handler=_track)
 
     p = sub.add_parser("simulate", help="generate a synthetic multi-LiDAR walkway scene",
