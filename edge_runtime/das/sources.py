@@ -6,6 +6,7 @@ continuous recording.
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +16,7 @@ from edge_runtime.das.record import DasRecord
 from edge_runtime.das.simulate import Scene
 
 PATTERNS = ("*.h5", "*.hdf5", "*.npz", "*.npy")
+log = logging.getLogger(__name__)
 
 
 class FolderSource:
@@ -28,6 +30,7 @@ class FolderSource:
         self.settle_s = settle_s
         self.done: set[str] = set()
         self.reference: DasRecord | None = None
+        self.skipped: list[str] = []
 
     def pending(self) -> list[Path]:
         files = {p for pat in self.patterns for p in self.folder.glob(pat) if p.name not in self.done}
@@ -35,11 +38,20 @@ class FolderSource:
         return sorted(p for p in files if now - p.stat().st_mtime >= self.settle_s)
 
     def poll(self) -> Iterator[DasRecord]:
-        """Records of the files that are complete now, oldest name first."""
+        """Records of the files that are complete now, oldest name first.
+
+        A file that cannot be read, or does not match the stream, is logged and skipped
+        (once): one bad file must not stop a monitoring station.
+        """
         for path in self.pending():
-            record = read_das(path)
             self.done.add(path.name)
-            yield self.check(record)
+            try:
+                record = self.check(read_das(path))
+            except DasFormatError as exc:
+                self.skipped.append(str(exc))
+                log.warning("skipping %s", exc)
+                continue
+            yield record
 
     def check(self, record: DasRecord) -> DasRecord:
         ref = self.reference

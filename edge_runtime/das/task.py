@@ -89,4 +89,5 @@ class DasTrafficTask(Task):
         return {"source": type(self.source).__name__, "chunks": self.chunks,
                 "stream_s": round(self.stream_s, 1),
                 "windows": self.detector.windows_done if self.detector else 0,
-                "next_minute": self.next_minute}
+                "next_minute": self.next_minute,
+                "files_skipped": len(getattr(self.source, "skipped", []))}

@@ -62,6 +62,8 @@ def test_task_streams_a_folder_as_files_arrive(tmp_path):
     for i, start in enumerate(range(0, record.n_samples, step)):      # 10-s files keep arriving
         part = DasRecord(record.data[start:start + step], fs=record.fs, dx=record.dx)
         write_npz(part, incoming / f"part_{i:04d}.npz")
+        if i == 5:   # a foreign file (other channel count) is skipped, not fatal
+            write_npz(DasRecord(np.zeros((100, 7)), fs=record.fs, dx=record.dx), incoming / "part_0005b.npz")
         records += task.step()
     wait_until(lambda: not task.source.pending(), 5.0, what="all files consumed")
     streaming_minutes = [r["minute"] for r in records if r["type"] == "minute"]
@@ -70,6 +72,7 @@ def test_task_streams_a_folder_as_files_arrive(tmp_path):
     vehicles = [r for r in records if r["type"] == "vehicle"]
     minutes = [r for r in records if r["type"] == "minute"]
     assert task.status()["chunks"] == 13
+    assert len(task.source.skipped) == 1 and "7 channels" in task.source.skipped[0]
     assert [m["minute"] for m in minutes] == [0, 1]
     truth_minute0 = sum(v.t_center_s < 60 for v in scene.vehicles)
     assert abs(minutes[0]["count"] - truth_minute0) <= 1
