@@ -80,17 +80,32 @@ class DistributedClassifier:
             bytes_in += reply.bytes_in
             compute = max(compute, float(reply.body.get("compute_s", 0.0)))
             for result in reply.body.get("results", []):
-                if result.get("index") in self.hosts[device]:
+                problem = self._check(result, device, len(images))
+                if problem:
+                    errors[device] = problem
+                else:
                     blocks[result["index"]] = submodel_block(result["features"], result["logits"])
-        try:
-            answer = self.fusion.fuse(blocks, len(images))
-        except ValueError as exc:   # a device running a different plan version
-            raise ValueError(f"{exc}; redeploy the plan {self.plan.root} to every device") from None
+        answer = self.fusion.fuse(blocks, len(images))
         for device, error in errors.items():
             log.warning("ED-ViT: %s missing from the answer: %s", device, error)
         return InferenceResult(answer.classes, answer.probabilities, answer.partial, answer.missing,
                                sorted(errors), time.perf_counter() - start, compute,
                                bytes_out, bytes_in, errors)
+
+    def _check(self, result: Any, device: str, batch: int) -> str | None:
+        """Why a device's result cannot be fused (then it counts as missing), or None."""
+        index = result.get("index") if isinstance(result, dict) else None
+        if index not in self.hosts[device]:
+            return f"sent sub-model {index!r}, which the plan does not place on it"
+        try:
+            block = submodel_block(np.asarray(result["features"]), np.asarray(result["logits"]))
+        except (KeyError, ValueError) as exc:
+            return f"sub-model {index}: malformed result ({exc})"
+        expected = (batch, self.fusion.block_sizes[index])
+        if block.shape != expected:
+            return (f"sub-model {index} sent shape {block.shape}, fusion expects {expected}: "
+                    f"redeploy the plan {self.plan.root} to {device}")
+        return None
 
 
 @dataclass

@@ -26,7 +26,7 @@ def block_dropout(offsets: np.ndarray, drop_prob: float):
 
 
 def train_fusion(blocks: list[np.ndarray], labels: np.ndarray, num_classes: int, *,
-                 hidden: int = 64, epochs: int = 40, drop_prob: float = 0.1, seed: int = 0,
+                 hidden: int = 256, epochs: int = 40, drop_prob: float = 0.1, seed: int = 0,
                  progress: bool = True) -> FusionHead:
     """Fit the fusion MLP on ``blocks[i]`` = sub-model i's outputs for the training images."""
     inputs = np.concatenate(blocks, axis=1).astype(np.float32)

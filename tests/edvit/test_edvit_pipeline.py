@@ -64,6 +64,18 @@ def test_a_missing_device_gives_a_partial_answer_that_still_mostly_works(digits_
     assert 0.5 < fused < 1.0
 
 
+def test_a_misconfigured_device_counts_as_missing_not_as_a_crash(digits_plan, digits):
+    placed = digits_plan.devices()
+    wrong, other = sorted(placed)[:2]
+    fleet = local_fleet(digits_plan, skip={wrong})
+    fleet.tasks[wrong] = EdvitSubmodelTask("edvit", {"plan": str(digits_plan.root), "submodels": placed[other]},
+                                           TaskContext(wrong, None, digits_plan.root))
+    result = DistributedClassifier(digits_plan, fleet).classify(digits.x_test[:20])
+    fleet.close()
+    assert result.partial and result.missing_devices == [wrong]
+    assert "does not place on it" in result.errors[wrong]
+
+
 def test_task_rejects_images_of_the_wrong_shape_and_unknown_submodels(digits_plan):
     task = EdvitSubmodelTask("edvit", {"plan": str(digits_plan.root), "submodels": [0]},
                              TaskContext("pi-x", None, digits_plan.root))
