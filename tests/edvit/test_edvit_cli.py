@@ -39,6 +39,15 @@ def test_train_split_place_infer(cli_plan, tmp_path, capsys):
     answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0 <= answer["class"] <= 9 and answer["partial"] is False and 0 < answer["confidence"] <= 1
 
+    import cv2
+    from sklearn.datasets import load_digits
+
+    ink_on_paper = (255 - load_digits().images[0] * 255 / 16).astype(np.uint8)   # a 0, dark on light
+    png = tmp_path / "zero.png"
+    cv2.imwrite(str(png), cv2.resize(ink_on_paper, (64, 64), interpolation=cv2.INTER_NEAREST))
+    assert main(["edvit", "infer", str(png), "--plan", str(cli_plan), "--local"]) == 0
+    assert capsys.readouterr().out.startswith("class ")
+
 
 @pytest.mark.parametrize("argv,message", [
     (["edvit", "split", "{tmp}/nowhere", "--n", "2"], "cloud-sync edvit train"),
