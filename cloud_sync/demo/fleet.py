@@ -14,7 +14,7 @@ BASE_FLEET: list[tuple[str, str, tuple[str, ...]]] = [
     ("pi4-a", "raspberry-pi-4b-4gb", ("das", "lidar", "fl")),
     ("pi4-b", "raspberry-pi-4b-8gb", ("lidar", "edvit", "fl")),
     ("pi5", "raspberry-pi-5-8gb", ("lidar", "edvit", "online", "fl")),
-    ("orin", "jetson-orin-nano", ("edvit", "keyword", "fl")),
+    ("orin", "jetson-orin-nano", ("edvit", "fl")),
     ("m4", "arduino-nano-33-ble-sense", ("mcu",)),
     ("x86", "generic-x86-64", ("das", "online", "fl")),
 ]

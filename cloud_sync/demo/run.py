@@ -168,14 +168,15 @@ def _summary(ctx: DemoContext, active: list) -> dict:
     coordinator = ctx.stack.coordinator
     coordinator.flush(5.0)
     devices = coordinator.devices()
-    per_workload, stored = {}, {}
+    graph_results = _graph_results(ctx.stack)
+    per_workload, stored, graph = {}, {}, {}
     for workload in active:
-        stored[workload.name] = coordinator.count_results(task=workload.name)
         try:
+            stored[workload.name] = workload.stored(ctx)
+            graph[workload.name] = workload.in_graph(ctx, graph_results)
             per_workload[workload.name] = workload.summary(ctx)
         except Exception as exc:
-            per_workload[workload.name] = f"summary failed: {exc}"
-    graph = _graph_results(ctx.stack)
+            per_workload[workload.name] = f"summary failed: {type(exc).__name__}: {exc}"
     triples = ctx.stack.graph_store.triple_count() if ctx.stack.graph_store is not None else 0
     lines = ["", "summary",
              f"  devices seen       {len(devices)} ({sum(1 for d in devices if d['online'])} online at the end)",

@@ -60,6 +60,12 @@ class Workload:
         """A periodic cloud action once the fleet is up (an FL round, an inference request)."""
 
     def summary(self, ctx: DemoContext) -> str:
-        count = sum(ctx.stack.coordinator.count_results(device=d.device_id, task=self.name)
-                    for d in ctx.with_role(self.role))
-        return f"{count} results"
+        return f"{self.stored(ctx)} results"
+
+    def stored(self, ctx: DemoContext) -> int:
+        """How many of this workload's records reached the coordinator's store."""
+        return ctx.stack.coordinator.count_results(task=self.name)
+
+    def in_graph(self, ctx: DemoContext, graph_results: dict[str, int]) -> int:
+        """How many of them the fleet graph accounts for (``graph_results``: per-task summaries)."""
+        return graph_results.get(self.name, 0)

@@ -39,10 +39,13 @@ class FederatedSession:
             state_dir: Path | None = None, out_dir: Path | None = None, task_name: str = "fl",
             deadline_s: float = 60.0, fresh: bool = False, wait_online_s: float = 60.0,
             eval_every: int = 0, progress: bool = True, fleet_graph=None,
-            requirements: dict[str, Any] | None = None) -> dict[str, Any]:
+            requirements: dict[str, Any] | None = None, coordinator=None,
+            device_ids: list[str] | None = None) -> dict[str, Any]:
         """Run (or resume) the rounds. ``fleet_graph`` (``ontology.live.FleetGraph``): rounds and
         participation are recorded in it, and with ``requirements`` (``capable_devices`` keyword
-        arguments, e.g. ``{"min_ram_bytes": 65536}``) MQTT devices are selected through its queries."""
+        arguments, e.g. ``{"min_ram_bytes": 65536}``) MQTT devices are selected through its queries.
+        ``coordinator``: a running coordinator to use (and leave running) instead of ``broker``;
+        ``device_ids``: only these devices may take part (those that run the FL client task)."""
         state_dir = Path(state_dir or Path(data_dir) / "fl" / f"{self.task}-{self.strategy.name}")
         out_dir = Path(out_dir or state_dir)
         if fresh and state_dir.exists():
@@ -62,21 +65,28 @@ class FederatedSession:
             if fleet_graph is not None:
                 _record_in_graph(fleet_graph, run_id, self.strategy.name, record)
 
-        coordinator = None
+        owned = None
         try:
-            if broker:
+            if broker or coordinator is not None:
                 from cloud_sync.coordinator import Coordinator
                 from cloud_sync.fl.mqtt_fleet import MqttFleet
                 from edge_runtime.waiting import wait_until
 
-                coordinator = Coordinator(broker, data_dir, replica_id=f"fl-{self.task}")
+                if coordinator is None:
+                    coordinator = owned = Coordinator(broker, data_dir, replica_id=f"fl-{self.task}")
+                    broker_name = broker
+                else:
+                    broker_name = coordinator.broker_url
                 if requirements and fleet_graph is None:  # a graph of this coordinator's fleet, for selection
                     fleet_graph = _live_graph().attach(coordinator)
-                coordinator.start(wait_s=15)
+                if owned is not None:
+                    owned.start(wait_s=15)
                 fleet = MqttFleet(coordinator, graph_store=fleet_graph.store if requirements else None,
                                   requirements=requirements)
+                if device_ids:
+                    fleet.only = set(device_ids)
                 wait_until(lambda: len(fleet.available()) >= n_devices, wait_online_s,
-                           what=f"{n_devices} online devices on {broker}")
+                           what=f"{n_devices} online devices on {broker_name}")
                 fleet.only = set(fleet.available()[:n_devices])
             else:
                 fleet = self.simulated_fleet(n_devices)
@@ -87,12 +97,12 @@ class FederatedSession:
                 store=store, settings={"task": self.task, "params": _jsonable(self.params)},
                 seed=self.seed, progress=progress, on_round=on_round)
         finally:
-            if coordinator is not None:
-                coordinator.stop()
+            if owned is not None:
+                owned.stop()
         metric = self.experiment.metric
         points = curve_points(history)
         summary = {"task": self.task, "strategy": self.strategy.name, "config": self.strategy.config.to_dict(),
-                   "rounds": len(history), "mode": "mqtt" if broker else "simulation",
+                   "rounds": len(history), "mode": "mqtt" if broker or coordinator is not None else "simulation",
                    "final": {"round": history[-1]["round"], **history[-1].get("eval", {})} if history else {},
                    "bytes_total": sum(h["bytes_down"] + h["bytes_up"] for h in history),
                    "client_updates": sum(len(h["answered"]) for h in history), "curve": points}
