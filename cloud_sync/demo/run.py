@@ -65,9 +65,9 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
     except KeyboardInterrupt:
         say("stopping (Ctrl-C)…")
     finally:
-        summary = _summary(ctx, all_active(ctx)) if ctx else {}
         if procs:
-            procs.stop_all()
+            procs.stop_all()      # agents deliver what they hold before the books are closed
+        summary = _summary(ctx, all_active(ctx)) if ctx else {}
         if stack:
             stack.stop()
         if in_main:
