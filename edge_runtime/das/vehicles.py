@@ -4,9 +4,11 @@ A merged Hough line is only a hint. Along it we stack the SNR image ("slant stac
 shift each bin by the line's slowness, average over bins) at the full envelope rate.
 Two vehicles in one lane a second apart are two peaks in that profile even when their
 Hough lines fell into one DBSCAN cluster; ``split_line`` turns each peak into its own
-candidate. ``fit_line`` then picks the arrival time in every bin near the candidate and
-fits a robust straight line, which is where the speed comes from (Hough angles are
-only 0.25 deg coarse). ``line_features`` measures the classifier's inputs.
+candidate when the profile dips between them (``group_peaks``). ``fit_line`` then takes
+the arrival time in every bin near the candidate (centre of mass of the SNR) and fits a
+robust straight line, which is where the speed comes from (Hough angles are only
+0.25 deg coarse). ``merge_truck_parts`` joins the axle groups of one truck that came out
+as two peaks, and ``line_features`` measures the classifier's inputs.
 """
 from __future__ import annotations
 
