@@ -131,7 +131,10 @@ def _track(args) -> int:
         print(f"{args.scene}: {scene.n_frames} frames, {len(scene.sensors)} sensors, "
               f"{status['segments']} track segments, {status['links']} links, {status['global_ids']} global ids")
     if run.world_truth:
-        report = evaluate_run(run, linker)
+        try:
+            report = evaluate_run(run, linker)
+        except ImportError:
+            report = "ground truth present; install motmetrics to score it"
         print(json.dumps({"evaluation": report}), file=sys.stderr if args.json else sys.stdout)
     if args.plot:
         from edge_runtime.lidar.plotting import plot_top_view

@@ -32,7 +32,8 @@ class _OnnxRuntimeRunner:
 
 
 def load_embedding_runner(path: str | Path = DEFAULT_MODEL):
-    """The project's model runner when it is there and takes the model, else onnxruntime directly."""
+    """The project's model runner on onnxruntime (one intra-op thread: the per-frame budget is
+    for one core); onnxruntime directly on an install without the model runner."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"embedding model {path} not found; regenerate it with "
@@ -41,10 +42,7 @@ def load_embedding_runner(path: str | Path = DEFAULT_MODEL):
         from edge_runtime.models import load_model
     except ImportError:
         return _OnnxRuntimeRunner(path)
-    try:
-        return load_model(path, backend="onnxruntime")
-    except Exception:   # a runner that cannot take dynamic batches: use the direct path
-        return _OnnxRuntimeRunner(path)
+    return load_model(path, backend="onnxruntime", intra_op_threads=1)
 
 
 class PersonEmbedder:

@@ -34,3 +34,15 @@ def test_same_person_closer_than_other_people_on_unseen_bodies():
     similarity = np.asarray(first) @ np.asarray(second).T
     rank1 = float(np.mean(similarity.argmax(axis=1) == np.arange(len(ids))))
     assert rank1 >= 0.75, f"rank-1 re-identification {rank1:.2f} over {len(ids)} people"
+
+
+def test_model_runner_and_direct_onnxruntime_agree():
+    """The device uses the project's model runner; the direct onnxruntime path (installs
+    without it) must give the same vectors."""
+    from edge_runtime.lidar.embedding import _OnnxRuntimeRunner
+
+    samples = np.random.default_rng(2).uniform(0, 1.7, (3, 64, 3)).astype(np.float32)
+    via_runner = PersonEmbedder().embed(samples)
+    direct = _OnnxRuntimeRunner(DEFAULT_MODEL).run(samples)[0]
+    direct /= np.linalg.norm(direct, axis=1, keepdims=True)
+    np.testing.assert_allclose(via_runner, direct, atol=1e-5)
