@@ -126,7 +126,8 @@ class FleetViews:
     def lidar(self, _rest: str = "") -> dict[str, Any]:
         latest = self.activity.recent("lidar", limit=1)
         if latest:
-            return {k: latest[0].get(k, []) for k in ("tracks", "sensors")} | {"bounds": latest[0].get("bounds")}
+            return {k: latest[0].get(k, []) for k in ("tracks", "sensors")} | \
+                {"bounds": latest[0].get("bounds"), "links": latest[0].get("links", 0)}
         tracks: dict[tuple[str, int], list] = defaultdict(list)
         for r in self._results_of_kind("lidar"):
             for t in r["body"].get("tracks") or []:

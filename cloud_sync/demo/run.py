@@ -65,9 +65,10 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
     except KeyboardInterrupt:
         say("stopping (Ctrl-C)…")
     finally:
+        online_at_end = _online_count(stack) if stack else 0
         if procs:
             procs.stop_all()      # agents deliver what they hold before the books are closed
-        summary = _summary(ctx, all_active(ctx)) if ctx else {}
+        summary = _summary(ctx, all_active(ctx), online_at_end) if ctx else {}
         if stack:
             stack.stop()
         if in_main:
@@ -164,7 +165,14 @@ def _graph_results(stack) -> dict[str, int]:
     return {str(row["workload"]): int(row["results"]) for row in stack.graph_store.query(GRAPH_RESULTS)}
 
 
-def _summary(ctx: DemoContext, active: list) -> dict:
+def _online_count(stack) -> int:
+    try:
+        return sum(1 for d in stack.coordinator.devices() if d["online"])
+    except Exception:        # the store may not exist yet if start-up failed
+        return 0
+
+
+def _summary(ctx: DemoContext, active: list, online_at_end: int) -> dict:
     coordinator = ctx.stack.coordinator
     coordinator.flush(5.0)
     devices = coordinator.devices()
@@ -179,12 +187,12 @@ def _summary(ctx: DemoContext, active: list) -> dict:
             per_workload[workload.name] = f"summary failed: {type(exc).__name__}: {exc}"
     triples = ctx.stack.graph_store.triple_count() if ctx.stack.graph_store is not None else 0
     lines = ["", "summary",
-             f"  devices seen       {len(devices)} ({sum(1 for d in devices if d['online'])} online at the end)",
+             f"  devices seen       {len(devices)} ({online_at_end} online at the end)",
              f"  results stored     {coordinator.count_results()} (duplicates dropped: "
              f"{coordinator.stats()['duplicates']})",
              f"  fleet graph        {triples} triples"]
     lines += [f"  {name:<18} {text}" for name, text in per_workload.items()]
-    return {"devices": len(devices), "online": sum(1 for d in devices if d["online"]),
+    return {"devices": len(devices), "online": online_at_end,
             "results": coordinator.count_results(), "triples": triples,
             "stored_by_workload": stored, "graph_by_workload": graph,
             "workloads": per_workload, "lines": lines}

@@ -115,7 +115,7 @@ async function loadDas() {
 // ---- LiDAR ----
 async function loadLidar() {
   const d = await getJSON("/api/lidar");
-  $("#lidar-summary").textContent = `${d.tracks.length} global tracks · ${d.sensors.length} sensors`;
+  $("#lidar-summary").textContent = `${d.tracks.filter((t) => t.points.length > 1).length} global trajectories · ${d.links ?? 0} cross-sensor links · ${d.sensors.length} sensors`;
   const canvas = $("#lidar-top"), ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const b = d.bounds || { xmin: 0, xmax: 60, ymin: -5, ymax: 5 };
@@ -126,12 +126,19 @@ async function loadLidar() {
     ctx.fillStyle = "#8b98a5"; ctx.fillRect(X(sensor.x) - 3, Y(sensor.y) - 3, 6, 6); ctx.fillText(sensor.id, X(sensor.x) + 5, Y(sensor.y) - 5);
   });
   d.tracks.forEach((t) => {
-    const hue = (t.id * 67) % 360;
-    ctx.strokeStyle = `hsl(${hue},80%,60%)`; ctx.beginPath();
+    const key = String(t.id), hue = [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
+    const color = `hsl(${hue},80%,60%)`;
+    ctx.strokeStyle = color; ctx.fillStyle = color;
+    if (t.points.length === 1) { // a live per-sensor track: a dot where the person is now
+      const [x, y] = t.points[0];
+      ctx.beginPath(); ctx.arc(X(x), Y(y), 4, 0, 2 * Math.PI); ctx.fill();
+      return;
+    }
+    ctx.beginPath();
     t.points.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
     ctx.stroke();
     const [lx, ly] = t.points[t.points.length - 1] || [0, 0];
-    ctx.fillStyle = `hsl(${hue},80%,60%)`; ctx.fillText(`#${t.id}`, X(lx) + 3, Y(ly) - 3);
+    ctx.fillText(`#${key}`, X(lx) + 3, Y(ly) - 3);
   });
 }
 
