@@ -34,24 +34,22 @@ def register(subparsers) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="edvit_command", metavar="STEP")
     top.set_defaults(handler=lambda args: top.print_help() or 0)
-    fmt = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("train", help="train the full ViT and start a plan folder", formatter_class=fmt,
-                       description="Train the full ViT on digits (8x8, scikit-learn) or MNIST "
-                                   "(shared/data/mnist: its 10k images split 8k/2k) and export it.",
-                       epilog="example:\n  cloud-sync edvit train --dataset mnist --out mnist-plan --epochs 15\n")
+    p = _step(sub, "train", "train the full ViT and start a plan folder",
+              "Train the full ViT on digits (8x8, scikit-learn) or MNIST (shared/data/mnist: its 10k "
+              "images split 8k/2k) and export it.",
+              "cloud-sync edvit train --dataset mnist --out mnist-plan --epochs 15")
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
     p.add_argument("--out", type=Path, required=True, help="plan folder to create")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("split", help="prune class-wise sub-models and train the fusion MLP",
-                       formatter_class=fmt,
-                       description="Split the classes into N even subsets, prune a sub-model per subset "
-                                   "(heads, MLP and embedding channels ranked on that subset), fine-tune "
-                                   "each with an 'other' class, train the fusion MLP; print sizes.",
-                       epilog="example:\n  cloud-sync edvit split plan/ --n 5 --keep 0.4 --plot sizes.png\n")
+    p = _step(sub, "split", "prune class-wise sub-models and train the fusion MLP",
+              "Split the classes into N even subsets, prune a sub-model per subset (heads, MLP and "
+              "embedding channels ranked on that subset), fine-tune each with an 'other' class, train "
+              "the fusion MLP; print sizes.",
+              "cloud-sync edvit split plan/ --n 5 --keep 0.4 --plot sizes.png")
     p.add_argument("plan", type=Path)
     p.add_argument("--n", type=int, required=True, help="number of sub-models (devices)")
     p.add_argument("--keep", type=float, help="fraction of units kept (default: (|C|/K)^0.6 per subset)")
@@ -62,13 +60,12 @@ def register(subparsers) -> None:
     p.add_argument("--plot", type=Path, help="bar chart of sub-model sizes vs the full ViT (PNG)")
     p.set_defaults(handler=cmd_split)
 
-    p = sub.add_parser("place", help="assign sub-models to devices (greedy, re-prunes what fits nowhere)",
-                       formatter_class=fmt,
-                       description="Greedy placement by device profiles (RAM budget, GFLOPS). A sub-model "
-                                   "that fits no device is pruned harder and re-trained; an impossible "
-                                   "fleet is reported with its smallest device and sub-model.",
-                       epilog="example:\n  cloud-sync edvit place plan/ --device pi-01=raspberry-pi-4b-2gb "
-                              "--device pi-02=raspberry-pi-5-8gb --graph ./var/graph\n")
+    p = _step(sub, "place", "assign sub-models to devices (greedy, re-prunes what fits nowhere)",
+              "Greedy placement by device profiles (RAM budget, GFLOPS). A sub-model that fits no device "
+              "is pruned harder and re-trained; an impossible fleet is reported with its smallest device "
+              "and sub-model.",
+              "cloud-sync edvit place plan/ --device pi-01=raspberry-pi-4b-2gb "
+              "--device pi-02=raspberry-pi-5-8gb --graph ./var/graph")
     p.add_argument("plan", type=Path)
     p.add_argument("--device", action="append", default=[], metavar="ID=PROFILE",
                    help="a device and its profile id (see 'edge-runtime profiles'); repeat")
@@ -77,12 +74,10 @@ def register(subparsers) -> None:
                                    "as online and ONNX-capable are used")
     p.set_defaults(handler=cmd_place)
 
-    p = sub.add_parser("infer", help="classify an image with the placed sub-models", formatter_class=fmt,
-                       description="Send IMAGE (.png/.jpg or a 2-D .npy) to every device of the plan, fuse "
-                                   "their features; devices that miss the deadline are filled in and the "
-                                   "answer is flagged partial.",
-                       epilog="example:\n  cloud-sync edvit infer seven.png --plan plan/ --broker mqtt://cloud:1883 "
-                              "--deadline 1.5\n")
+    p = _step(sub, "infer", "classify an image with the placed sub-models",
+              "Send IMAGE (.png/.jpg or a 2-D .npy) to every device of the plan, fuse their features; "
+              "devices that miss the deadline are filled in and the answer is flagged partial.",
+              "cloud-sync edvit infer seven.png --plan plan/ --broker mqtt://cloud:1883 --deadline 1.5")
     p.add_argument("image", type=Path)
     p.add_argument("--plan", type=Path, required=True)
     group = p.add_mutually_exclusive_group(required=True)
@@ -93,6 +88,11 @@ def register(subparsers) -> None:
     p.add_argument("--deadline", type=float, default=2.0, help="seconds to wait for the devices")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.set_defaults(handler=cmd_infer)
+
+
+def _step(sub, name: str, summary: str, description: str, example: str):
+    return sub.add_parser(name, help=summary, description=description, epilog=f"example:\n  {example}\n",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _plan(path: Path):
