@@ -1,7 +1,8 @@
 """A trivial task that counts and echoes: the smallest real workload, used in spine tests.
 
 Params: ``per_step`` records per step (default 1), ``limit`` total records after which
-it goes quiet (default: no limit), ``payload_bytes`` of filler per record (default 0).
+it goes quiet (default: no limit), ``payload_bytes`` of filler per record (default 0),
+``final_record`` (default false): one ``{"final": true}`` record at shutdown (``drain``).
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ class EchoTask(Task):
                 record["filler"] = self.filler
             records.append(record)
         return records
+
+    def drain(self) -> list[dict[str, Any]]:
+        return [{"final": True, "n": self.counter}] if self.params.get("final_record") else []
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         return {"echo": request}

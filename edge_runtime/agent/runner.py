@@ -43,9 +43,16 @@ class TaskRunner:
             self._thread.join(timeout)
         with self._lock:
             try:
+                final = self.task.drain() or []
+            except Exception:
+                final = []
+                log.exception("task %s failed to drain", self.name)
+            try:
                 self.task.close()
             except Exception:
                 log.exception("task %s failed to close", self.name)
+        if final:
+            self.records += self._deliver(self.name, final)   # into the outbox: nothing lost
 
     def step_now(self) -> int:
         """Run one step and deliver its records; the number of records."""

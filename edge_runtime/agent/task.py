@@ -12,7 +12,9 @@ Lifecycle, driven by the agent:
 * ``handle(request)`` for request/response work addressed to this task (a command
   ``run_task``, an FL round, an ED-ViT inference): return the reply body;
 * ``status()`` what goes into heartbeats / the TD (model and backend in use, ...);
-* ``close()`` on shutdown.
+* ``drain()`` on shutdown: the records only the end of the stream completes (a last,
+  shorter window); the agent stores them in the outbox like any others;
+* ``close()`` after that.
 
 Records and replies are plain dicts of JSON types; numpy arrays are allowed and are
 sent as CBOR (the protocol layer converts them).
@@ -58,6 +60,10 @@ class Task:
     def status(self) -> dict[str, Any]:
         """Facts for heartbeats and the dashboard (model, backend actually in use, counters)."""
         return {}
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Records that only shutdown completes; delivered (via the outbox) before ``close``."""
+        return []
 
     def close(self) -> None:
         """Release files, models and threads."""

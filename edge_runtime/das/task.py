@@ -67,12 +67,6 @@ class DasTrafficTask(Task):
             return []
         return self._records(self.detector.flush())
 
-    def close(self) -> None:
-        dropped = self.drain()
-        if dropped:
-            self.context.log.info("das task %s: %d records at shutdown were not delivered",
-                                  self.name, len(dropped))
-
     def _records(self, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.events += new
         out = [{"type": "vehicle", **event} for event in new]
