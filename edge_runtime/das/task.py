@@ -10,7 +10,8 @@ Config (``tasks: [{kind: das, name: traffic, interval_s: 1.0, params: {...}}]``)
 
 Records returned by ``step``: one ``{"type": "vehicle", ...}`` per finished vehicle (id,
 t_center_s, speed_kmh, direction, class, confidence, t_entry_s, t_exit_s) and one
-``{"type": "minute", ...}`` per completed minute (counts and mean speeds per direction).
+``{"type": "minute", ...}`` per completed minute (counts and mean speeds per direction),
+followed by a ``{"type": "waterfall", ...}`` thumbnail of the last minute for dashboards.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from edge_runtime.das.params import DetectionParams
 from edge_runtime.das.sources import FolderSource, SimulatedSource
 from edge_runtime.das.streaming import StreamingDetector
 from edge_runtime.das.summaries import minute_summary
+from edge_runtime.das.waterfall import WaterfallThumbnail
 
 
 class DasTrafficTask(Task):
@@ -43,6 +45,8 @@ class DasTrafficTask(Task):
         else:
             raise ValueError(f"task {name!r}: unknown source {source!r}; use 'folder' or 'simulate'")
         self.detector: StreamingDetector | None = None
+        self.waterfall: WaterfallThumbnail | None = None
+        self.recent: list[dict[str, Any]] = []      # the last minutes' vehicles, for the waterfall
         self.events: list[dict[str, Any]] = []
         self.next_minute = 0
         self.chunks = 0
@@ -53,7 +57,9 @@ class DasTrafficTask(Task):
         for record in self.source.poll():
             if self.detector is None:
                 self.detector = StreamingDetector.for_record(record, params=self.detection)
+                self.waterfall = WaterfallThumbnail(record.fs, record.n_channels)
             new += self.detector.push(record.data)
+            self.waterfall.push(record.data)
             self.chunks += 1
             self.stream_s += record.duration_s
         out = self._records(new)
@@ -73,9 +79,11 @@ class DasTrafficTask(Task):
         if self.detector is None:
             return out
         horizon = min(self.detector.final_until_s, self.stream_s)
+        self.recent = [e for e in self.recent + new if e["t_center_s"] >= self.stream_s - 180.0]
         while 60.0 * (self.next_minute + 1) <= horizon:
             out.append(minute_summary(self.next_minute, self.events, self.detector.t0))
             self.next_minute += 1
+            out.append(self.waterfall.record(self.recent))
         self.events = [e for e in self.events if e["t_center_s"] >= 60.0 * self.next_minute]
         return out
 

@@ -93,8 +93,9 @@ function heat(v) { // 0..1 -> dark blue .. yellow
 async function loadDas() {
   const d = await getJSON("/api/das");
   $("#das-summary").textContent = `${d.vehicles_total} vehicles detected by ${d.devices.length} fibre(s)`;
-  fillRows($("#das-minutes tbody"), d.per_minute, (m) => [esc(m.minute), esc(m.device), m.count, m.cars ?? "–", m.trucks ?? "–", fmt(m.mean_speed_kmh)]);
-  fillRows($("#das-events tbody"), d.events, (e) => [new Date(e.ts * 1000).toLocaleTimeString(), esc(e.device), esc(e.vehicle_id), esc(e.class), fmt(e.speed_kmh), fmt(e.confidence, 2)]);
+  fillRows($("#das-minutes tbody"), d.per_minute, (m) => [esc(m.minute), esc(m.device), m.count, m.cars ?? "–", m.trucks ?? "–",
+    `${fmt(m.mean_speed_increasing_kmh, 0)} → / ${fmt(m.mean_speed_decreasing_kmh, 0)} ←`]);
+  fillRows($("#das-events tbody"), d.events, (e) => [new Date(e.ts * 1000).toLocaleTimeString(), esc(e.device), esc(e.vehicle_id ?? e.id), esc(e.class), fmt(e.speed_kmh), fmt(e.confidence, 2)]);
   const canvas = $("#das-waterfall"), ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const w = d.waterfall;
