@@ -82,6 +82,7 @@ class StreamingDetector:
     # ------------------------------------------------------------------ feeding
     def push(self, chunk: np.ndarray) -> list[dict[str, Any]]:
         rows = self.front.push(np.asarray(chunk, dtype=np.float32))
+        self.last_rows = rows          # envelope rows (time × 3 × channel bins), e.g. for a waterfall
         self._rows = np.concatenate([self._rows, rows]) if len(self._rows) else rows
         self._total_rows += len(rows)
         events: list[dict[str, Any]] = []

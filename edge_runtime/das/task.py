@@ -57,9 +57,11 @@ class DasTrafficTask(Task):
         for record in self.source.poll():
             if self.detector is None:
                 self.detector = StreamingDetector.for_record(record, params=self.detection)
-                self.waterfall = WaterfallThumbnail(record.fs, record.n_channels)
+                geometry = self.detector.front.geometry
+                self.waterfall = WaterfallThumbnail(geometry.out_fs, geometry.n_bins,
+                                                    time0_s=self.detector.row_time0)
             new += self.detector.push(record.data)
-            self.waterfall.push(record.data)
+            self.waterfall.push(self.detector.last_rows.mean(axis=1))
             self.chunks += 1
             self.stream_s += record.duration_s
         out = self._records(new)

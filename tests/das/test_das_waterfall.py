@@ -18,8 +18,8 @@ def test_thumbnail_is_small_and_bright_where_a_vehicle_passes():
                "speed_kmh": vehicle.speed_kmh * vehicle.direction, "class": "car"}]
     record = thumb.record(events)
     image = np.array(record["image"])
-    assert image.shape == (60, 64) and 0 <= image.min() and image.max() <= 1
+    assert image.shape == (120, 48) and 0 <= image.min() and image.max() <= 1
     assert record["duration_s"] == 60.0 and len(record["lines"]) == 1
-    row = int((vehicle.t_center_s - record["t0_s"]) / record["duration_s"] * 60)
-    middle = image[max(0, row - 1):row + 2, 24:40].mean()
+    row = int((vehicle.t_center_s - record["t0_s"]) / record["duration_s"] * 120)
+    middle = image[max(0, row - 2):row + 3, 18:30].mean()
     assert middle > 2 * np.median(image), "the vehicle's passage is not brighter than the background"
