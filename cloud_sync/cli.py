@@ -10,7 +10,7 @@ COMMAND_MODULES = [
     "cloud_sync.coordinator.cli",   # coordinator, devices, results, cmd
     "ontology.cli",                 # query
     "cloud_sync.fl.cli",            # fl run
-    "cloud_sync.edvit.cli",         # edvit train|split|infer
+    "cloud_sync.edvit.cli",         # edvit train|split|place|infer
     "cloud_sync.ota.cli",           # models add, deploy, deployments
     "cloud_sync.security.cli",      # credentials, certs
 ]

@@ -41,6 +41,7 @@ class InferenceResult:
     bytes_out: int = 0
     bytes_in: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    device_latency_s: dict[str, float] = field(default_factory=dict)   # per answering device
 
     @property
     def messaging_s(self) -> float:
@@ -72,10 +73,12 @@ class DistributedClassifier:
         body = encode_images(images) if self.wire_uint8 else {"x": images}
         replies = self.transport.request_many(list(self.hosts), self.task_name, body, self.deadline_s)
         blocks, compute, errors, bytes_out, bytes_in = {}, 0.0, {}, 0, 0
+        latencies: dict[str, float] = {}
         for device, reply in replies.items():
             if reply is None or not reply.ok:
                 errors[device] = "no reply by the deadline" if reply is None else str(reply.error)
                 continue
+            latencies[device] = float(getattr(reply, "latency_s", 0.0) or 0.0)
             bytes_out += reply.bytes_out
             bytes_in += reply.bytes_in
             compute = max(compute, float(reply.body.get("compute_s", 0.0)))
@@ -90,7 +93,7 @@ class DistributedClassifier:
             log.warning("ED-ViT: %s missing from the answer: %s", device, error)
         return InferenceResult(answer.classes, answer.probabilities, answer.partial, answer.missing,
                                sorted(errors), time.perf_counter() - start, compute,
-                               bytes_out, bytes_in, errors)
+                               bytes_out, bytes_in, errors, latencies)
 
     def _check(self, result: Any, device: str, batch: int) -> str | None:
         """Why a device's result cannot be fused (then it counts as missing), or None."""

@@ -121,7 +121,8 @@ async function loadLidar() {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const b = d.bounds || { xmin: 0, xmax: 60, ymin: -5, ymax: 5 };
   const sx = canvas.width / (b.xmax - b.xmin), sy = canvas.height / (b.ymax - b.ymin), s = Math.min(sx, sy);
-  const X = (x) => (x - b.xmin) * s, Y = (y) => canvas.height - (y - b.ymin) * s;
+  const dy = (canvas.height - (b.ymax - b.ymin) * s) / 2; // centre a long, narrow walkway
+  const X = (x) => (x - b.xmin) * s, Y = (y) => canvas.height - dy - (y - b.ymin) * s;
   d.sensors.forEach((sensor) => {
     ctx.strokeStyle = "#26313c"; ctx.beginPath(); ctx.arc(X(sensor.x), Y(sensor.y), (sensor.range_m || 8) * s, 0, 2 * Math.PI); ctx.stroke();
     ctx.fillStyle = "#8b98a5"; ctx.fillRect(X(sensor.x) - 3, Y(sensor.y) - 3, 6, 6); ctx.fillText(sensor.id, X(sensor.x) + 5, Y(sensor.y) - 5);
@@ -153,7 +154,9 @@ async function loadFl() {
 async function loadEdvit() {
   const d = await getJSON("/api/edvit");
   $("#edvit-summary").textContent = `${d.requests.length} recent requests · ${d.partial} partial`;
-  fillRows($("#edvit-requests tbody"), d.requests, (r) => [new Date(r.ts * 1000).toLocaleTimeString(), esc(r.label), r.partial ? "yes" : "no", fmt(r.total_ms, 1),
+  fillRows($("#edvit-requests tbody"), d.requests, (r) => [new Date(r.ts * 1000).toLocaleTimeString(),
+    `${esc(r.label)}${r.truth === undefined ? "" : r.truth === r.label ? " ✓" : ` ✗ (${esc(r.truth)})`}`,
+    r.partial ? `yes: ${esc((r.missing || []).join(", "))} missing` : "no", fmt(r.total_ms, 1),
     esc(Object.entries(r.per_device_ms || {}).map(([k, v]) => `${k}: ${fmt(v, 1)}`).join(" · "))]);
 }
 async function loadDeployments() {
