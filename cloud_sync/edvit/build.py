@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from cloud_sync.edvit.data import ImageSplit
-from cloud_sync.edvit.export import export_onnx, size_report
+from cloud_sync.edvit.export import TFLITE_BATCH, export_onnx, export_tflite, size_report
 from cloud_sync.edvit.fusion import train_fusion
 from cloud_sync.edvit.split import SplitSettings, SubModel, fusion_blocks, split_model
 from cloud_sync.edvit.train import accuracy, fit, predict, random_shift, seed_everything
@@ -101,6 +101,7 @@ def write_submodels(plan: Plan, submodels: list[SubModel], data: ImageSplit,
                     fusion_epochs: int = 40, settings: SplitSettings | None = None) -> None:
     """Export sub-models, (re)train the fusion MLP on them frozen, and record it all."""
     progress = settings.progress if settings else True
+    had_tflite = any("tflite" in entry for entry in plan.submodels)
     for stale in list(plan.root.glob("submodel_*")):
         stale.unlink()
     plan.manifest["submodels"] = [submodel_entry(plan, sub) for sub in submodels]
@@ -111,6 +112,29 @@ def write_submodels(plan: Plan, submodels: list[SubModel], data: ImageSplit,
     plan.manifest["fusion"]["accuracy"] = fused_accuracy(plan, submodels, data)
     plan.manifest.pop("placement", None)
     plan.save()
+    if had_tflite:   # re-pruned sub-models replace their .tflite too, or devices would run stale ones
+        export_plan_tflite(plan, include_full=False, log=print if progress else lambda _: None)
+
+
+def export_plan_tflite(plan: Plan, include_full: bool = True, log=print) -> dict[str, int]:
+    """Export the plan's full ViT and sub-models to TFLite next to their ONNX files.
+
+    Records ``tflite`` (file name) and ``tflite_bytes`` in each manifest entry and the fixed
+    batch in ``manifest["tflite_batch"]``; returns file name -> bytes. Needs litert-torch.
+    """
+    if not plan.submodels:
+        raise ValueError(f"plan {plan.root} has no sub-models; run 'cloud-sync edvit split' first")
+    models = [(plan.manifest["full"], load_full(plan), "full.tflite")] if include_full else []
+    models += [(plan.submodel(sub.index), sub.model, f"submodel_{sub.index}.tflite")
+               for sub in load_submodels(plan)]
+    written = {}
+    for entry, model, name in models:
+        entry["tflite"], entry["tflite_bytes"] = name, export_tflite(model, plan.path(name))
+        written[name] = entry["tflite_bytes"]
+        log(f"{name}: {entry['tflite_bytes']:,} bytes")
+    plan.manifest["tflite_batch"] = TFLITE_BATCH
+    plan.save()
+    return written
 
 
 def full_logits(plan: Plan, images: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ EPILOG = """\
 examples:
   cloud-sync edvit train --dataset digits --out plan/ --epochs 30
   cloud-sync edvit split plan/ --n 3
+  cloud-sync edvit export-tflite plan/      (needs the 'convert' extra: litert-torch)
   cloud-sync edvit place plan/ --device pi-01=raspberry-pi-4b-2gb --device pi-02=raspberry-pi-3b-plus \\
                                --device nano=jetson-nano
   cloud-sync edvit infer digit.png --plan plan/ --broker mqtt://127.0.0.1:1883
@@ -21,7 +22,8 @@ examples:
 
 The plan folder (manifest.json, sub-model ONNX files, fusion.npz) is what devices run:
 copy it to each device and give its agent a task {kind: edvit, name: edvit, interval_s: 0,
-params: {plan: /path/to/plan}}; 'place' prints these task entries.
+params: {plan: /path/to/plan}}; 'place' prints these task entries. Add format: tflite to
+the params to run the .tflite exports with LiteRT instead of ONNX Runtime.
 """
 
 
@@ -58,7 +60,18 @@ def register(subparsers) -> None:
                    help="at least this many optimiser steps per sub-model (small subsets have short epochs)")
     p.add_argument("--fusion-epochs", type=int, default=40)
     p.add_argument("--plot", type=Path, help="bar chart of sub-model sizes vs the full ViT (PNG)")
+    p.add_argument("--tflite", action="store_true",
+                   help="also export every model to TFLite (litert-torch, the 'convert' extra)")
     p.set_defaults(handler=cmd_split)
+
+    p = _step(sub, "export-tflite", "export the plan's full ViT and sub-models to TFLite",
+              "Convert full.pt and every submodel_N.pt of the plan to .tflite with litert-torch "
+              "(float32, batch 1: the device runner feeds larger batches in chunks) and record the "
+              "files and their sizes in the manifest. Devices then run them with the task param "
+              "format: tflite. Needs the 'convert' extra; takes a few seconds per model.",
+              "cloud-sync edvit export-tflite plan/")
+    p.add_argument("plan", type=Path)
+    p.set_defaults(handler=cmd_export_tflite)
 
     p = _step(sub, "place", "assign sub-models to devices (greedy, re-prunes what fits nowhere)",
               "Greedy placement by device profiles (RAM budget, GFLOPS). A sub-model that fits no device "
@@ -133,6 +146,8 @@ def cmd_split(args) -> int:
                    fusion_epochs=args.fusion_epochs)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.tflite and not all("tflite" in e for e in [plan.manifest["full"], *plan.submodels]):
+        _export_tflite(plan)   # (a plan exported before re-exports its new sub-models in split)
     print(size_table(plan.manifest))
     if args.plot:
         from cloud_sync.edvit.report import plot_sizes
@@ -141,14 +156,34 @@ def cmd_split(args) -> int:
     return 0
 
 
+def cmd_export_tflite(args) -> int:
+    plan = _plan(args.plan)
+    _export_tflite(plan)
+    print(size_table(plan.manifest))
+    return 0
+
+
+def _export_tflite(plan) -> None:
+    from cloud_sync.edvit.build import export_plan_tflite
+    from cloud_sync.edvit.export import litert_torch_module
+
+    try:
+        litert_torch_module()   # fail fast, before any model is loaded
+        export_plan_tflite(plan)
+    except (RuntimeError, ValueError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def size_table(manifest: dict) -> str:
     full = manifest["full"]
-    rows = [f"{'model':<12}{'classes':<16}{'params':>9}{'ONNX bytes':>12}{'MFLOPs':>9}{'smaller':>9}{'acc':>8}",
-            f"{'full':<12}{'all':<16}{full['params']:>9,}{full['bytes']:>12,}{full['flops'] / 1e6:>9.2f}"
-            f"{1:>8.1f}x{full['accuracy']:>8.4f}"]
+    tflite = lambda entry: f"{entry['tflite_bytes']:>12,}" if "tflite_bytes" in entry else f"{'-':>12}"  # noqa: E731
+    rows = [f"{'model':<12}{'classes':<16}{'params':>9}{'ONNX bytes':>12}{'TFLite bytes':>13}{'MFLOPs':>9}"
+            f"{'smaller':>9}{'acc':>8}",
+            f"{'full':<12}{'all':<16}{full['params']:>9,}{full['bytes']:>12,} {tflite(full)}"
+            f"{full['flops'] / 1e6:>9.2f}{1:>8.1f}x{full['accuracy']:>8.4f}"]
     for s in manifest["submodels"]:
-        rows.append(f"{'sub ' + str(s['index']):<12}{str(s['classes']):<16}{s['params']:>9,}{s['bytes']:>12,}"
-                    f"{s['flops'] / 1e6:>9.2f}{s['size_reduction']:>8.1f}x{s['test_accuracy']:>8.4f}")
+        rows.append(f"{'sub ' + str(s['index']):<12}{str(s['classes']):<16}{s['params']:>9,}{s['bytes']:>12,} "
+                    f"{tflite(s)}{s['flops'] / 1e6:>9.2f}{s['size_reduction']:>8.1f}x{s['test_accuracy']:>8.4f}")
     rows.append(f"fused accuracy {manifest['fusion']['accuracy']:.4f} (full {full['accuracy']:.4f})")
     return "\n".join(rows)
 

@@ -11,7 +11,10 @@ manifest.json::
                     "onnx": "submodel_0.onnx", "feature_dim": 24, "params": .., "bytes": ..,
                     "flops": .., "config": {...}}, ...],
      "fusion": {"weights": "fusion.npz", "accuracy": ..},
-     "placement": {"0": "pi-01", ...}}          # after 'cloud-sync edvit place'
+     "placement": {"0": "pi-01", ...},          # after 'cloud-sync edvit place'
+     "tflite_batch": 1}                          # after 'cloud-sync edvit export-tflite', which also
+                                                 # adds "tflite": "submodel_0.tflite", "tflite_bytes"
+                                                 # to the full and each sub-model entry
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any
 
 FORMAT = "edvit-plan/1"
 MANIFEST = "manifest.json"
+MODEL_FORMATS = ("onnx", "tflite")   # manifest key of each exported file kind
 
 
 @dataclass
@@ -50,6 +54,16 @@ class Plan:
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def model_file(self, entry: dict[str, Any], model_format: str = "onnx") -> Path:
+        """The exported file of a full/sub-model entry in ``model_format`` ('onnx' or 'tflite')."""
+        if model_format not in MODEL_FORMATS:
+            raise ValueError(f"ED-ViT model format {model_format!r} is not one of {', '.join(MODEL_FORMATS)}")
+        if model_format not in entry:
+            raise ValueError(f"plan {self.root} has no {model_format} export of "
+                             f"{'sub-model ' + str(entry['index']) if 'index' in entry else 'the full ViT'}; "
+                             f"run 'cloud-sync edvit export-tflite {self.root}' (needs the 'convert' extra)")
+        return self.path(entry[model_format])
 
     @property
     def placement(self) -> dict[int, str]:

@@ -5,10 +5,12 @@ Device config::
     tasks:
       - kind: edvit
         name: edvit
-        params: {plan: /opt/edvit/plan, submodels: [1], threads: 1}
+        params: {plan: /opt/edvit/plan, submodels: [1], threads: 1, format: onnx}
 
 ``plan`` is the plan folder (relative paths are taken from the task's state dir);
-``submodels`` defaults to the ones the plan's placement gives this device id, or all.
+``submodels`` defaults to the ones the plan's placement gives this device id, or all;
+``format`` is ``onnx`` (default, ONNX Runtime) or ``tflite`` (LiteRT; the plan needs
+``cloud-sync edvit export-tflite`` first).
 A request ``{"x": images (B, 1, H, W) float32}`` (or ``uint8`` with ``"scale"``: 4x fewer
 bytes on the wire, lossless for 8-bit pixels) is answered with
 ``{"device": id, "results": [{"index", "features", "logits", "compute_s"}], "compute_s"}``;
@@ -64,7 +66,8 @@ class EdvitSubmodelTask(Task):
         if not indices:
             raise ValueError(f"plan {root} has no sub-models; run 'cloud-sync edvit split' first")
         threads = int(params.get("threads", 1))
-        self.runners = {int(i): SubmodelRunner(self.plan.path(self.plan.submodel(int(i))["onnx"]),
+        self.model_format = str(params.get("format", "onnx")).lower()
+        self.runners = {int(i): SubmodelRunner(self.plan.model_file(self.plan.submodel(int(i)), self.model_format),
                                                self.plan.image_size, threads, context.profile)
                         for i in indices}
         self.requests = 0
@@ -90,5 +93,5 @@ class EdvitSubmodelTask(Task):
 
     def status(self) -> dict[str, Any]:
         any_runner = next(iter(self.runners.values()))
-        return {"submodels": sorted(self.runners), "backend": any_runner.backend,
+        return {"submodels": sorted(self.runners), "format": self.model_format, "backend": any_runner.backend,
                 "provider": any_runner.provider, "requests": self.requests}

@@ -56,6 +56,7 @@ def test_train_split_place_infer(cli_plan, tmp_path, capsys):
     (["edvit", "place", "{plan}", "--device", "pi-a"], "write ID=PROFILE"),
     (["edvit", "place", "{plan}", "--device", "m4=arduino-nano-33-ble-sense"], "runs ONNX Runtime"),
     (["edvit", "infer", "{tmp}/none.png", "--plan", "{plan}", "--local"], "not found"),
+    (["edvit", "export-tflite", "{tmp}/noplan"], "cloud-sync edvit train"),
 ])
 def test_user_errors_are_explained(cli_plan, tmp_path, capsys, argv, message):
     argv = [a.format(tmp=tmp_path, plan=cli_plan) for a in argv]
