@@ -7,6 +7,10 @@ Ingest: N result envelopes (10 devices) are queued by Mosquitto for two persiste
 sessions (QoS1), then each consumer drains its queue: ``mosquitto_sub`` (C, prints and
 forgets) and the coordinator (Python: validates every message and stores it in SQLite,
 batched, idempotent by message id). Ratio = coordinator rate / mosquitto_sub rate.
+Replicas (``--replicas N``, default 2): N coordinator processes (this script with
+``--replica-worker``) on one shared subscription (``$share/bench/...``) and ONE store
+(same data dir, SQLite WAL, several writer processes) drain a third queued copy of the
+stream; their combined stored rate is compared with the same mosquitto_sub run.
 Outbox: records go through ``Agent.submit`` (SQLite commit first) and out via QoS1 until
 the outbox is empty; the peer is a bare paho QoS1 publisher of the same kind of stream.
 Writes JSON to benchmarks/results/ingest_bench.json.
@@ -18,6 +22,8 @@ import json
 import platform
 import resource
 import shutil
+import signal
+import threading
 import subprocess
 import sys
 import tempfile
@@ -73,7 +79,76 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_ingest(n: int, workdir: Path) -> dict:
+SHARE_GROUP = "bench"
+
+
+def replica_worker(args) -> int:
+    """One replica process: a bare Coordinator (as in the single-process figure) until
+    SIGTERM, then its stats and CPU seconds as JSON to ``--stats-out``."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    coord = Coordinator(args.broker, args.data, replica_id=args.replica_id, share_group=SHARE_GROUP)
+    cpu_before = time.process_time()   # like the single-process figure: imports not counted
+    coord.start(wait_s=30)
+    stop.wait()
+    coord.flush(10)   # counters move after COMMIT: let the last batch's land
+    stats = coord.stats()
+    stats["cpu_s"] = time.process_time() - cpu_before
+    coord.stop()
+    Path(args.stats_out).write_text(json.dumps(stats))
+    return 0
+
+
+def _replica_ids(replicas: int) -> list[str]:
+    return [f"r{i}" for i in range(replicas)]
+
+
+def prime_replica_sessions(url: str, data: Path, replicas: int) -> None:
+    """Create the replicas' persistent sessions on the shared subscription, then leave."""
+    for replica_id in _replica_ids(replicas):
+        Coordinator(url, data, replica_id=replica_id, share_group=SHARE_GROUP).start().stop()
+
+
+def drain_with_replicas(url: str, data: Path, replicas: int, n: int) -> dict:
+    """Start the replica processes on their queued sessions; time until n rows are stored.
+
+    The clock starts once every replica has opened its store and is connecting (its
+    runtime file exists); rows stored before that (an early replica's head start) are
+    subtracted from the count the rate is computed on."""
+    from cloud_sync.coordinator.store import Store
+    procs = [subprocess.Popen([sys.executable, __file__, "--replica-worker", "--broker", url,
+                               "--data", str(data), "--replica-id", replica_id,
+                               "--stats-out", str(data / f"stats-{replica_id}.json")], cwd=REPO)
+             for replica_id in _replica_ids(replicas)]
+    try:
+        runtime = [data / f"coordinator-{r}.json" for r in _replica_ids(replicas)]
+        wait_until(lambda: all(p.exists() for p in runtime), 120, interval=0.005,
+                   what="replica processes started")
+        store = Store(data, readonly=True)
+        head_start = store.count_results()
+        started = time.perf_counter()
+        wait_until(lambda: store.count_results() >= n, 600, interval=0.02,
+                   what=f"{n} results stored by {replicas} replicas")
+        elapsed = time.perf_counter() - started
+        rows = store.count_results()
+        store.close()
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(60)
+    stats = [json.loads((data / f"stats-{r}.json").read_text()) for r in _replica_ids(replicas)]
+    cpu_s = sum(s["cpu_s"] for s in stats)
+    return {"replicas": replicas, "store": "one shared SQLite WAL store (same --data dir)",
+            "stored_rate_msg_s": round((n - head_start) / elapsed),
+            "rows_stored_before_clock_started": head_start,
+            "cpu_us_per_msg_all_replicas": round(cpu_s / n * 1e6, 1),
+            "stored_per_replica": [s["stored"] for s in stats],
+            "received_per_replica": [s["received"] for s in stats],
+            "duplicates": sum(s["duplicates"] for s in stats), "rows_in_store": rows}
+
+
+def bench_ingest(n: int, workdir: Path, replicas: int = 0) -> dict:
     broker = MosquittoProcess(workdir=workdir / "broker", extra_conf=BROKER_CONF)
     broker.workdir.mkdir(parents=True)
     broker.start()
@@ -81,6 +156,8 @@ def bench_ingest(n: int, workdir: Path) -> dict:
         # 1. Create both persistent sessions, then take both consumers offline.
         sub = subprocess.Popen(mosquitto_sub_cmd(broker.port, None), stdout=subprocess.DEVNULL)
         coord = Coordinator(broker.url + PROTOCOL, workdir / "coord").start()
+        if replicas:
+            prime_replica_sessions(broker.url + PROTOCOL, workdir / "replicas", replicas)
         time.sleep(1.0)  # let mosquitto_sub's SUBSCRIBE land (no readiness signal from the C client)
         coord.stop()
         sub.terminate()
@@ -107,9 +184,13 @@ def bench_ingest(n: int, workdir: Path) -> dict:
         stats = coord.stats()
         stored_rows = coord.count_results()
         coord.stop()
+        scaled = drain_with_replicas(broker.url + PROTOCOL, workdir / "replicas", replicas, n) \
+            if replicas else None
     finally:
         broker.stop()
     raw_rate, coord_rate = n / raw_s, n / coord_s
+    if scaled:
+        scaled["ratio_vs_mosquitto_sub"] = round(scaled["stored_rate_msg_s"] / raw_rate, 3)
     return {"messages": n, "publish_rate_msg_s": round(publish_rate),
             "mosquitto_sub_rate_msg_s": round(raw_rate), "coordinator_stored_rate_msg_s": round(coord_rate),
             "ratio_coordinator_vs_mosquitto_sub": round(coord_rate / raw_rate, 3),
@@ -118,7 +199,8 @@ def bench_ingest(n: int, workdir: Path) -> dict:
             "cpu_ratio_mosquitto_sub_vs_coordinator": round(raw_cpu / max(coord_cpu, 1e-9), 3),
             "rows_in_store": stored_rows, "batches": stats["batches"],
             "mean_batch": round(stats["stored"] / max(1, stats["batches"]), 1),
-            "duplicates": stats["duplicates"], "rejected": stats["rejected"]}
+            "duplicates": stats["duplicates"], "rejected": stats["rejected"],
+            "replicas": scaled}
 
 
 def bench_outbox(n: int, workdir: Path) -> dict:
@@ -182,11 +264,20 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=50_000, help="messages in the ingest stream")
     parser.add_argument("--outbox-n", type=int, default=20_000, help="records through the outbox")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/ingest_bench.json")
+    parser.add_argument("--replicas", type=int, default=2,
+                        help="also drain with N coordinator processes on a shared subscription (0: skip)")
+    parser.add_argument("--replica-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--broker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--replica-id", help=argparse.SUPPRESS)
+    parser.add_argument("--stats-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.replica_worker:
+        return replica_worker(args)
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         workdir = Path(tmp)
         print("ingest ...", flush=True)
-        ingest = bench_ingest(args.n, workdir)
+        ingest = bench_ingest(args.n, workdir, args.replicas)
         print(json.dumps(ingest, indent=2), flush=True)
         print("outbox ...", flush=True)
         outbox = bench_outbox(args.outbox_n, workdir)

@@ -102,8 +102,8 @@ def decode(payload: bytes) -> Any:
     if not payload:
         raise ValueError("empty payload")
     first = payload[0]
-    if first == 0x7B:  # '{'
-        return json.loads(payload)
+    if first == 0x7B:  # '{': our JSON is UTF-8 (decoding it here skips json's encoding sniffing)
+        return json.loads(payload.decode("utf-8"))
     if 0xA0 <= first <= 0xBF:
         return cbor2.loads(payload, tag_hook=_cbor_tag_hook)
     raise ValueError(f"payload is neither a JSON object nor a CBOR map (first byte 0x{first:02x})")
