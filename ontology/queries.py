@@ -9,6 +9,8 @@ user text never becomes query syntax, it only becomes an escaped literal or a mi
 A line ending in `#@if NAME` is kept only when parameter NAME is given (and not false): an
 optional filter then becomes a plain triple pattern Oxigraph can use an index for, instead of a
 `FILTER(!BOUND(?x) || EXISTS {…})` it must test row by row (40× slower on 10k devices).
+A line ending in `#@unless NAME` is kept only when NAME is absent (or false): the other way to
+reach the same variable, e.g. an OPTIONAL that a given parameter has already made a lookup.
 The FL coordinator and the ED-ViT planner pick devices through `capable_devices` /
 `devices_for_model` here, so the choice is a query over the live graph, not a Python filter.
 """
@@ -29,7 +31,7 @@ from ontology.ns import device_iri, model_iri, site_iri
 QUERIES_DIR = Path(__file__).parent / "queries"
 MARKER = "#@values"
 _PARAM_LINE = re.compile(r"^#\s*param:\s*(\w+)\s+(\w+)\s+(\S+)\s*(?:--\s*(.*))?$")
-_IF_LINE = re.compile(r"#@if\s+(\w+)\s*$")
+_IF_LINE = re.compile(r"#@(if|unless)\s+(\w+)\s*$")
 _FALSE = Literal(False).n3()
 TYPES = ("string", "integer", "double", "boolean", "dateTime", "device", "site", "model")
 
@@ -76,8 +78,8 @@ def _parse(path: Path) -> NamedQuery:
     names = {p.name for p in params}
     for line in text.splitlines():
         found = _IF_LINE.search(line)
-        if found and found.group(1) not in names:
-            raise ValueError(f"{path}: '#@if {found.group(1)}' names no declared parameter")
+        if found and found.group(2) not in names:
+            raise ValueError(f"{path}: '#@{found.group(1)} {found.group(2)}' names no declared parameter")
     return NamedQuery(path.stem, " ".join(description), tuple(params), text, path)
 
 
@@ -149,7 +151,7 @@ def render(name: str, **params: Any) -> str:
             present.add(p.name)
     values = f"VALUES ({' '.join('?' + p.name for p in query.params)}) {{ ({' '.join(cells)}) }}"
     lines = [line for line in query.text.splitlines()
-             if not (found := _IF_LINE.search(line)) or found.group(1) in present]
+             if not (found := _IF_LINE.search(line)) or (found.group(2) in present) == (found.group(1) == "if")]
     return "\n".join(lines).replace(MARKER, values) + "\n"
 
 
