@@ -11,6 +11,8 @@ Replicas (``--replicas N``, default 2): N coordinator processes (this script wit
 ``--replica-worker``) on one shared subscription (``$share/bench/...``) and ONE store
 (same data dir, SQLite WAL, several writer processes) drain a third queued copy of the
 stream; their combined stored rate is compared with the same mosquitto_sub run.
+All of this runs ``--rounds`` times (fresh stores each round); the median round is
+reported, with every round's ratio (other jobs on a shared box move single runs by ±30%).
 Outbox: records go through ``Agent.submit`` (SQLite commit first) and out via QoS1 until
 the outbox is empty; the peer is a bare paho QoS1 publisher of the same kind of stream.
 Writes JSON to benchmarks/results/ingest_bench.json.
@@ -116,6 +118,9 @@ def drain_with_replicas(url: str, data: Path, replicas: int, n: int) -> dict:
     runtime file exists); rows stored before that (an early replica's head start) are
     subtracted from the count the rate is computed on."""
     from cloud_sync.coordinator.store import Store
+    Store(data).close()   # a fresh store (schema) for this round
+    store = Store(data, readonly=True)
+    before = store.count_results()
     procs = [subprocess.Popen([sys.executable, __file__, "--replica-worker", "--broker", url,
                                "--data", str(data), "--replica-id", replica_id,
                                "--stats-out", str(data / f"stats-{replica_id}.json")], cwd=REPO)
@@ -124,13 +129,12 @@ def drain_with_replicas(url: str, data: Path, replicas: int, n: int) -> dict:
         runtime = [data / f"coordinator-{r}.json" for r in _replica_ids(replicas)]
         wait_until(lambda: all(p.exists() for p in runtime), 120, interval=0.005,
                    what="replica processes started")
-        store = Store(data, readonly=True)
-        head_start = store.count_results()
+        head_start = store.count_results() - before
         started = time.perf_counter()
-        wait_until(lambda: store.count_results() >= n, 600, interval=0.02,
+        wait_until(lambda: store.count_results() - before >= n, 600, interval=0.02,
                    what=f"{n} results stored by {replicas} replicas")
         elapsed = time.perf_counter() - started
-        rows = store.count_results()
+        rows = store.count_results() - before
         store.close()
     finally:
         for proc in procs:
@@ -145,49 +149,73 @@ def drain_with_replicas(url: str, data: Path, replicas: int, n: int) -> dict:
             "cpu_us_per_msg_all_replicas": round(cpu_s / n * 1e6, 1),
             "stored_per_replica": [s["stored"] for s in stats],
             "received_per_replica": [s["received"] for s in stats],
-            "duplicates": sum(s["duplicates"] for s in stats), "rows_in_store": rows}
+            "duplicates": sum(s["duplicates"] for s in stats), "rows_stored_this_round": rows}
 
 
-def bench_ingest(n: int, workdir: Path, replicas: int = 0) -> dict:
+def bench_ingest(n: int, workdir: Path, replicas: int = 0, rounds: int = 3) -> dict:
+    """``rounds`` times: queue n messages for every session, drain them with mosquitto_sub,
+    one coordinator, and (``replicas`` > 0) N replica processes. Figures are the median
+    round's (by coordinator/mosquitto_sub ratio); every round's ratios are listed too —
+    other jobs on the box move single runs by ±30%."""
     broker = MosquittoProcess(workdir=workdir / "broker", extra_conf=BROKER_CONF)
     broker.workdir.mkdir(parents=True)
     broker.start()
+    url = broker.url + PROTOCOL
     try:
-        # 1. Create both persistent sessions, then take both consumers offline.
+        # 1. Create the persistent sessions, then take every consumer offline.
         sub = subprocess.Popen(mosquitto_sub_cmd(broker.port, None), stdout=subprocess.DEVNULL)
-        coord = Coordinator(broker.url + PROTOCOL, workdir / "coord").start()
+        coord = Coordinator(url, workdir / "coord").start()
         if replicas:
-            prime_replica_sessions(broker.url + PROTOCOL, workdir / "replicas", replicas)
+            prime_replica_sessions(url, workdir / "replicas", replicas)
         time.sleep(1.0)  # let mosquitto_sub's SUBSCRIBE land (no readiness signal from the C client)
         coord.stop()
         sub.terminate()
         sub.wait()
-        # 2. Queue the stream for both sessions.
-        publish_rate = publish_stream(broker.port, n)
-        # 3. Drain: raw subscriber first, then the coordinator, on the same queued stream.
-        # CPU seconds per message are reported too: on a shared, loaded machine they are the
-        # steadier comparison (wall rates swing with what else runs).
-        children_cpu = _children_cpu()
-        started = time.perf_counter()
-        subprocess.run(mosquitto_sub_cmd(broker.port, n), stdout=subprocess.DEVNULL, check=True,
-                       timeout=600)
-        raw_s = time.perf_counter() - started
-        raw_cpu = _children_cpu() - children_cpu
-        coord = Coordinator(broker.url + PROTOCOL, workdir / "coord")
-        own_cpu = time.process_time()
-        started = time.perf_counter()
-        coord.start(wait_s=30)
-        wait_until(lambda: coord.writer.stored >= n, 600, interval=0.02,
-                   what=f"{n} results stored (have {coord.writer.stored})")
-        coord_s = time.perf_counter() - started
-        coord_cpu = time.process_time() - own_cpu
-        stats = coord.stats()
-        stored_rows = coord.count_results()
-        coord.stop()
-        scaled = drain_with_replicas(broker.url + PROTOCOL, workdir / "replicas", replicas, n) \
-            if replicas else None
+        results = [_ingest_round(broker, url, workdir / f"round-{i}", n, replicas)
+                   for i in range(rounds)]
     finally:
         broker.stop()
+    results.sort(key=lambda r: r["ratio_coordinator_vs_mosquitto_sub"])
+    median = dict(results[len(results) // 2])
+    median["rounds"] = rounds
+    median["ratio_coordinator_vs_mosquitto_sub_per_round"] = sorted(
+        r["ratio_coordinator_vs_mosquitto_sub"] for r in results)
+    if replicas:
+        median["ratio_replicas_vs_mosquitto_sub_per_round"] = sorted(
+            r["replicas"]["ratio_vs_mosquitto_sub"] for r in results)
+        median["stored_rate_replicas_per_round"] = sorted(
+            r["replicas"]["stored_rate_msg_s"] for r in results)
+    median["stored_rate_coordinator_per_round"] = sorted(
+        r["coordinator_stored_rate_msg_s"] for r in results)
+    return median
+
+
+def _ingest_round(broker: MosquittoProcess, url: str, workdir: Path, n: int, replicas: int) -> dict:
+    """One round; fresh stores (``workdir``) so every round starts from an empty store, as
+    the sessions (kept by the broker, not the store) carry over."""
+    # 2. Queue the stream for every session.
+    publish_rate = publish_stream(broker.port, n)
+    # 3. Drain: raw subscriber first, then the coordinator, then the replicas, on the same
+    # queued stream. CPU seconds per message are reported too: on a shared, loaded machine
+    # they are the steadier comparison (wall rates swing with what else runs).
+    children_cpu = _children_cpu()
+    started = time.perf_counter()
+    subprocess.run(mosquitto_sub_cmd(broker.port, n), stdout=subprocess.DEVNULL, check=True,
+                   timeout=600)
+    raw_s = time.perf_counter() - started
+    raw_cpu = _children_cpu() - children_cpu
+    coord = Coordinator(url, workdir / "coord")
+    own_cpu = time.process_time()
+    started = time.perf_counter()
+    coord.start(wait_s=30)
+    wait_until(lambda: coord.writer.stored >= n, 600, interval=0.02,
+               what=f"{n} results stored (have {coord.writer.stored})")
+    coord_s = time.perf_counter() - started
+    coord_cpu = time.process_time() - own_cpu
+    stats = coord.stats()
+    stored_rows = coord.count_results()
+    coord.stop()
+    scaled = drain_with_replicas(url, workdir / "replicas", replicas, n) if replicas else None
     raw_rate, coord_rate = n / raw_s, n / coord_s
     if scaled:
         scaled["ratio_vs_mosquitto_sub"] = round(scaled["stored_rate_msg_s"] / raw_rate, 3)
@@ -197,7 +225,7 @@ def bench_ingest(n: int, workdir: Path, replicas: int = 0) -> dict:
             "cpu_us_per_msg_mosquitto_sub": round(raw_cpu / n * 1e6, 1),
             "cpu_us_per_msg_coordinator": round(coord_cpu / n * 1e6, 1),
             "cpu_ratio_mosquitto_sub_vs_coordinator": round(raw_cpu / max(coord_cpu, 1e-9), 3),
-            "rows_in_store": stored_rows, "batches": stats["batches"],
+            "rows_stored_this_round": stored_rows, "batches": stats["batches"],
             "mean_batch": round(stats["stored"] / max(1, stats["batches"]), 1),
             "duplicates": stats["duplicates"], "rejected": stats["rejected"],
             "replicas": scaled}
@@ -264,6 +292,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=50_000, help="messages in the ingest stream")
     parser.add_argument("--outbox-n", type=int, default=20_000, help="records through the outbox")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/ingest_bench.json")
+    parser.add_argument("--rounds", type=int, default=3, help="ingest rounds; the median is reported")
     parser.add_argument("--replicas", type=int, default=2,
                         help="also drain with N coordinator processes on a shared subscription (0: skip)")
     parser.add_argument("--replica-worker", action="store_true", help=argparse.SUPPRESS)
@@ -277,7 +306,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         workdir = Path(tmp)
         print("ingest ...", flush=True)
-        ingest = bench_ingest(args.n, workdir, args.replicas)
+        ingest = bench_ingest(args.n, workdir, args.replicas, args.rounds)
         print(json.dumps(ingest, indent=2), flush=True)
         print("outbox ...", flush=True)
         outbox = bench_outbox(args.outbox_n, workdir)
