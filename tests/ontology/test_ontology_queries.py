@@ -149,3 +149,13 @@ def test_parameters_are_bound_safely(fleet_store):
         render("capable_devices", minRAM=1)
     with pytest.raises(QueryParamError, match="needs parameter 'since'"):
         render("devices_offline_since")
+
+
+def test_if_and_unless_lines_follow_the_parameter():
+    """`#@if site` lines only with a site, `#@unless site` lines only without one."""
+    with_site = render("devices_offline_since", since="2026-01-04T00:00:00", site="eu")
+    without = render("devices_offline_since", since="2026-01-04T00:00:00")
+    walk_down = "?place schema:containedInPlace* ?site"
+    device_keyed = "OPTIONAL { ?d schema:location ?place OPTIONAL"
+    assert walk_down in with_site and device_keyed not in with_site
+    assert walk_down not in without and device_keyed in without
