@@ -7,14 +7,11 @@ with the reason; the demo runs everything else.
 from __future__ import annotations
 
 import importlib
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from cloud_sync.demo.fleet import DemoDevice
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

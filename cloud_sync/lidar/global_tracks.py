@@ -3,7 +3,6 @@ track ends, the linker advances once a second; then per-frame global tracks and 
 """
 from __future__ import annotations
 
-import numpy as np
 
 from cloud_sync.lidar.linking import GlobalLinker, LinkerConfig
 from edge_runtime.lidar.evaluation import FrameTruth, link_scores, mot_metrics
