@@ -260,24 +260,23 @@ class IngestWriter:
         return Event("state", item.device_id, {"online": False, "reason": "heartbeat timeout"},
                      time.time())
 
-    def _on_td(self, db, item: Inbound) -> Event:
+    def _set_document(self, db, item: Inbound, column: str) -> dict:
+        """Store the message body as the device's ``column`` document (td, reported, desired)."""
+        assert column in ("td", "reported", "desired")      # a fixed name, never message data
         self._device(db, item.device_id)
         body = item.message["body"]
-        db.execute("UPDATE devices SET td = ? WHERE device_id = ?", (json.dumps(body), item.device_id))
-        return Event("td", item.device_id, body, item.message["ts"])
+        db.execute(f"UPDATE devices SET {column} = ? WHERE device_id = ?", (json.dumps(body), item.device_id))
+        return body
+
+    def _on_td(self, db, item: Inbound) -> Event:
+        return Event("td", item.device_id, self._set_document(db, item, "td"), item.message["ts"])
 
     def _on_config_reported(self, db, item: Inbound) -> Event:
-        self._device(db, item.device_id)
-        body = item.message["body"]
-        db.execute("UPDATE devices SET reported = ? WHERE device_id = ?",
-                   (json.dumps(body), item.device_id))
+        body = self._set_document(db, item, "reported")
         return Event("config", item.device_id, {"reported": body}, item.message["ts"])
 
     def _on_config_desired(self, db, item: Inbound) -> Event:
-        self._device(db, item.device_id)
-        body = item.message["body"]
-        db.execute("UPDATE devices SET desired = ? WHERE device_id = ?",
-                   (json.dumps(body), item.device_id))
+        body = self._set_document(db, item, "desired")
         return Event("config", item.device_id, {"desired": body}, item.message["ts"])
 
     def _on_deploy(self, db, item: Inbound) -> Event:
