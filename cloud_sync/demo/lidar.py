@@ -35,7 +35,7 @@ class LidarWalkway(Workload):
         self.bounds = {"xmin": -2.0, "xmax": walkway.length_m + 2.0,
                        "ymin": -walkway.half_width_m - 1.0, "ymax": walkway.half_width_m + 1.0}
         self.linker = GlobalLinker(LinkerConfig())
-        self.seen: set[str] = set()
+        self.seen: dict[str, float] = {}        # message id -> device ts, inside the look-back
         self.live: dict[str, list[dict]] = {}
         self.since = time.time() - 60
         ctx.say(f"lidar scene        {self.scene_dir} ({spec.n_frames} frames × {len(spec.sensors)} sensors, "
@@ -54,7 +54,7 @@ class LidarWalkway(Workload):
         for result in ctx.stack.coordinator.results(task=self.name, since=self.since, limit=100_000):
             if result["msg_id"] in self.seen:
                 continue
-            self.seen.add(result["msg_id"])
+            self.seen[result["msg_id"]] = result["ts"]
             body = result["body"]
             if body.get("type") == "segment":
                 segment = TrackSegment.from_record(body)
@@ -64,6 +64,8 @@ class LidarWalkway(Workload):
                 self.live[body["sensor"]] = body["tracks"]
                 newest = max(newest or body["t"], body["t"])
         self.since = time.time() - 30
+        # Only ids that the next look-back can return again need remembering (bounded memory).
+        self.seen = {msg_id: ts for msg_id, ts in self.seen.items() if ts >= self.since}
         if newest is not None:
             self.linker.advance(newest)
         tracks = [{"id": gid, "points": self.linker.segments[key].xy[::3].round(2).tolist()}
