@@ -79,6 +79,7 @@ def deployment_graph(deployment_id: str, model_id: str, device_id: str, state: s
     graph.add((dep, ER.deploymentId, Literal(deployment_id)))
     graph.add((dep, SSN.deployedSystem, model_iri(model_id)))
     graph.add((dep, SSN.deployedOnPlatform, device_iri(device_id)))
+    graph.add((dep, ER.platformId, Literal(device_id)))
     graph.add((dep, ER.deploymentState, state_iri))
     graph.add((dep, ER.stateChanged, _time(changed)))
     if detail:
@@ -97,24 +98,39 @@ def fl_round_graph(run_id: str, round_number: int, strategy: str | None = None) 
     return graph
 
 
+def observation_iri(run_id: str, round_number: int, device_id: str, metric: str) -> URIRef:
+    """One device's value of one metric in one round (a re-sent value replaces it)."""
+    return URIRef(f"{fl_round_iri(run_id, round_number)}/obs/{device_iri(device_id).split('/')[-1]}/{metric}")
+
+
 def fl_participation_graph(run_id: str, round_number: int, device_id: str, metrics: dict[str, float],
-                           at=None) -> Graph:
-    """The device trained in the round; one sosa:Observation per numeric metric it reported."""
+                           at=None, place: URIRef | str | None = None) -> Graph:
+    """The device trained in the round; one sosa:Observation per numeric metric it reported.
+
+    `place` is the device's location when it reported (er:participantPlace), so regional figures
+    of past rounds stay where they were measured when the device moves.
+    """
     graph = _graph()
     node = fl_round_iri(run_id, round_number)
     device = device_iri(device_id)
     graph.add((device, ER.participatedIn, node))
-    for name, value in sorted(metrics.items()):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        obs = URIRef(f"{node}/obs/{device_iri(device_id).split('/')[-1]}/{name}")
+    for name, value in sorted(numeric_metrics(metrics).items()):
+        obs = observation_iri(run_id, round_number, device_id, name)
         graph.add((obs, RDF.type, SOSA.Observation))
         graph.add((obs, SOSA.hasFeatureOfInterest, node))
         graph.add((obs, ER.participant, device))
         graph.add((obs, ER.metricName, Literal(name)))
         graph.add((obs, SOSA.hasSimpleResult, Literal(float(value), datatype=XSD.double)))
         graph.add((obs, SOSA.resultTime, _time(at)))
+        if place is not None:
+            graph.add((obs, ER.participantPlace, URIRef(place)))
     return graph
+
+
+def numeric_metrics(metrics: dict) -> dict[str, float]:
+    """The metrics an FL update reports that are numbers (booleans and text are not observations)."""
+    return {name: float(value) for name, value in metrics.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
 def result_summary_iri(device_id: str, workload: str) -> URIRef:

@@ -21,9 +21,6 @@ from ontology.store import QueryTimeout, SparqlSyntaxError, StoreUnavailable
 log = logging.getLogger(__name__)
 PATH = "/sparql"
 MAX_BODY = 1 << 20
-JSON_TYPE = "application/sparql-results+json"
-CSV_TYPE = "text/csv"
-NT_TYPE = "application/n-triples"
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -79,19 +76,16 @@ class SparqlEndpoint:
                           "application/x-www-form-urlencoded")
 
     def _query(self, sparql: str, headers: Mapping[str, str], fmt: str | None) -> Response:
+        fmt = "csv" if _wants_csv(headers.get("accept", ""), fmt) else "json"
         try:
-            result = self.store.query_result(sparql, timeout_s=self.timeout_s)
+            content_type, payload = self.store.query_document(sparql, fmt, timeout_s=self.timeout_s)
         except SparqlSyntaxError as exc:
             return _text(400, str(exc))
         except QueryTimeout as exc:
             return _text(503, str(exc), {"Retry-After": "5"})
         except StoreUnavailable as exc:
             return _text(502, str(exc))
-        if result.form == "graph":
-            return 200, {"Content-Type": NT_TYPE}, result.to_ntriples()
-        if _wants_csv(headers.get("accept", ""), fmt):
-            return 200, {"Content-Type": f"{CSV_TYPE}; charset=utf-8"}, result.to_csv()
-        return 200, {"Content-Type": JSON_TYPE}, result.to_sparql_json()
+        return 200, {"Content-Type": content_type}, payload
 
     def _update(self, sparql: str, headers: Mapping[str, str]) -> Response:
         if not self.update_token:

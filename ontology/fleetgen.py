@@ -18,6 +18,7 @@ from ontology import describe_events as ev
 from ontology.describe_device import backend_names, device_graph, profile_facts, sensor_kind, site_graph
 from ontology.describe_model import model_graph
 from ontology.model_facts import ModelFacts, TensorFacts
+from ontology.ns import site_iri
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 REGIONS = {"eu": ["eu-oslo", "eu-berlin", "eu-lisbon"], "us": ["us-austin", "us-denver"], "asia": ["asia-tokyo"]}
@@ -113,12 +114,21 @@ class Fleet:
         by_participant: dict[tuple, dict] = {}
         for o in self.observations:
             by_participant.setdefault((o.run, o.round, o.device), {})[o.metric] = o.value
+        site_of = {d.id: d.site for d in self.devices}
         for (run, number, device), metrics in by_participant.items():
-            yield ev.fl_participation_graph(run, number, device, metrics, EPOCH)
+            yield ev.fl_participation_graph(run, number, device, metrics, EPOCH, place=site_iri(site_of[device]))
 
     def ntriples(self) -> str:
         """All triples as N-Triples (written term by term: rdflib's serializer is 10× slower here)."""
         return "".join(f"{s.n3()} {p.n3()} {o.n3()} .\n" for g in self.graphs() for s, p, o in g)
+
+
+def load_fleet(store, ntriples: str) -> None:
+    """Add a generated fleet's triples to `store` and build the materialised views over them,
+    as a FleetGraph starting on that store would (ontology.rollups)."""
+    from ontology import rollups
+    store.load_ntriples(ntriples)
+    rollups.rebuild(store)
 
 
 def generate_fleet(n_devices: int, seed: int = 7, fl_rounds: int = 3, fl_fraction: float = 0.3) -> Fleet:

@@ -5,6 +5,9 @@
 device (SHACL-checked), state/health overwrite the device's live figures, deploy events keep
 deployments current, results only move a per-device/workload summary (written at most every
 `summary_interval_s`), and the FL coordinator reports rounds and participation directly.
+The materialised views of ontology.rollups (site status counts, FL metric aggregates, outdated
+deployments) are rebuilt when the FleetGraph starts and then kept current by the same handlers,
+in the same update as the fact that changes them.
 A listener must never break the coordinator, so a bad event is logged and counted, not raised.
 """
 from __future__ import annotations
@@ -21,8 +24,16 @@ from rdflib import Graph, Literal
 from rdflib.namespace import XSD
 
 from ontology import describe_events as ev
+from ontology import rollups
 from ontology.describe_device import graph_from_thing_description, site_graph
-from ontology.ns import ER, deployment_iri, device_iri, model_iri, site_iri
+from ontology.ns import (
+    ER,
+    deployment_iri,
+    device_iri,
+    fl_round_iri,
+    model_iri,
+    site_iri,
+)
 from ontology.shacl import DescriptionRejected
 
 log = logging.getLogger(__name__)
@@ -40,10 +51,14 @@ class _Summary:
 
 
 class FleetGraph:
-    def __init__(self, store, summary_interval_s: float = 5.0, load_vocabulary: bool = True):
+    def __init__(self, store, summary_interval_s: float = 5.0, load_vocabulary: bool = True,
+                 rebuild_views: bool = True):
         self.store = store
         if load_vocabulary:  # labels and comments of our terms become queryable (idempotent)
             store.load_file(VOCABULARY, "turtle")
+        self._view_lock = threading.RLock()  # read-modify-write of the materialised views
+        if rebuild_views:  # a persisted graph may have been changed while no one kept the views
+            rollups.rebuild(store)
         self.summary_interval_s = summary_interval_s
         self.rejected: list[tuple[str, str]] = []   # (device id, why) of refused descriptions
         self.errors: Counter[str] = Counter()       # event kind → handler failures
@@ -74,7 +89,7 @@ class FleetGraph:
         described_id, graph = graph_from_thing_description(body)
         if device_id and described_id != device_id:
             raise ValueError(f"TD names device {described_id!r} but arrived from {device_id!r}")
-        self.store.replace_device(graph, described_id)
+        self._replace_device(graph, described_id)
         site = body.get("schema:location")
         if isinstance(site, str) and not self.store.ask(f"ASK {{ {site_iri(site).n3()} ?p ?o }}"):
             self.add_site(site)  # a known site keeps its name and region
@@ -114,15 +129,27 @@ class FleetGraph:
     def register_description(self, td: Mapping[str, Any]) -> str:
         """Add or replace a device from its TD; returns the device id (raises DescriptionRejected)."""
         device_id, graph = graph_from_thing_description(td)
-        self.store.replace_device(graph, device_id)
+        self._replace_device(graph, device_id)
         return device_id
+
+    def _replace_device(self, graph: Graph, device_id: str) -> None:
+        """Swap in a device description; a new location moves the device between site counts."""
+        with self._view_lock:
+            before = rollups.device_status(self.store, device_iri(device_id))
+            self.store.replace_device(graph, device_id)
+            after = rollups.device_status(self.store, device_iri(device_id))
+            moved = rollups.site_status_change(self.store, before, after)
+            if len(moved):
+                self.store.set_properties(moved)
 
     def register_model(self, path, model_id: str | None = None, **details) -> str:
         """Describe a .tflite/.onnx file (task=, version=, accuracy=, requires_sensor=) and add or
         replace it in the graph (SHACL-checked); returns the model id."""
         from ontology.describe_model import describe_model_file
         model_id = model_id or Path(path).stem
-        self.store.replace_description(model_iri(model_id), describe_model_file(path, model_id, **details))
+        with self._view_lock:
+            self.store.replace_description(model_iri(model_id), describe_model_file(path, model_id, **details))
+            rollups.refresh_model_versions(self.store)
         return model_id
 
     def add_site(self, site_id: str, name: str | None = None, parent: str | None = None) -> None:
@@ -134,7 +161,11 @@ class FleetGraph:
         self.store.set_properties(graph)
 
     def set_online(self, device_id: str, online: bool, ts) -> None:
-        self.store.set_properties(ev.status_graph(device_id, online, ts, ts))
+        graph = ev.status_graph(device_id, online, ts, ts)
+        with self._view_lock:
+            before = rollups.device_status(self.store, device_iri(device_id))
+            graph += rollups.site_status_change(self.store, before, (bool(online), before[1]))
+            self.store.set_properties(graph)
 
     def deployment(self, device_id: str, body: Mapping[str, Any], ts) -> str:
         """Record a deployment state from a deploy message body (state, deployment/job, model, error)."""
@@ -144,7 +175,9 @@ class FleetGraph:
         dep_id = str(body.get("deployment_id") or body.get("deployment") or body.get("job") or f"{device_id}--{model}")
         graph = ev.deployment_graph(dep_id, str(model), device_id, str(body.get("state", "queued")), ts,
                                     detail=body.get("error") or body.get("detail"))
-        self.store.replace_description(deployment_iri(dep_id), graph)
+        with self._view_lock:
+            self.store.replace_description(deployment_iri(dep_id), graph)
+            rollups.mark_if_outdated(self.store, deployment_iri(dep_id))
         return dep_id
 
     def fl_round(self, run_id: str, round_number: int, strategy: str | None = None) -> None:
@@ -152,14 +185,25 @@ class FleetGraph:
 
     def fl_participation(self, run_id: str, round_number: int, device_id: str,
                          metrics: Mapping[str, float], ts=None) -> None:
-        """A device's update arrived in a round: link it and record its numeric metrics."""
-        graph = ev.fl_participation_graph(run_id, round_number, device_id, dict(metrics), ts)
-        links = Graph()
-        for triple in graph.triples((None, ER.participatedIn, None)):
-            graph.remove(triple)
-            links.add(triple)
-        self.store.add_graph(links, validate=False)   # a device keeps every round it joined
-        self.store.set_properties(graph)              # a re-sent metric replaces its value
+        """A device's update arrived in a round: link it and record its numeric metrics (and move
+        the round's metric aggregates at the device's current place)."""
+        values = ev.numeric_metrics(dict(metrics))
+        with self._view_lock:
+            place = rollups.device_status(self.store, device_iri(device_id))[1]
+            graph = ev.fl_participation_graph(run_id, round_number, device_id, values, ts, place=place)
+            links = Graph()
+            for triple in graph.triples((None, ER.participatedIn, None)):
+                graph.remove(triple)
+                links.add(triple)
+            graph += rollups.metric_change(
+                self.store, str(fl_round_iri(run_id, round_number)),
+                {m: ev.observation_iri(run_id, round_number, device_id, m) for m in values}, values, place)
+            if place is None:  # a re-sent value from a device that lost its location: no old place left
+                for metric in values:
+                    obs = ev.observation_iri(run_id, round_number, device_id, metric)
+                    self.store.update(f"DELETE WHERE {{ {obs.n3()} {ER.participantPlace.n3()} ?place }}")
+            self.store.add_graph(links, validate=False)   # a device keeps every round it joined
+            self.store.set_properties(graph)              # a re-sent metric replaces its value
 
     def flush(self) -> None:
         """Write every pending result summary now (call on shutdown)."""

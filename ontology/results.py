@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
+JSON_TYPE = "application/sparql-results+json"
+CSV_TYPE = "text/csv; charset=utf-8"
+NT_TYPE = "application/n-triples"
 _INTEGER_TYPES = {XSD + t for t in ("integer", "int", "long", "short", "byte", "nonNegativeInteger",
                                     "positiveInteger", "unsignedInt", "unsignedLong", "negativeInteger",
                                     "nonPositiveInteger", "unsignedShort", "unsignedByte")}

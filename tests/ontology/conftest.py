@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ontology.fleetgen import generate_fleet
+from ontology.fleetgen import generate_fleet, load_fleet
 from ontology.store import GraphStore
 
 
@@ -20,6 +20,6 @@ def fleet_ntriples(small_fleet) -> str:
 @pytest.fixture
 def fleet_store(fleet_ntriples):
     store = GraphStore.open(None)
-    store._backend.load_ntriples(fleet_ntriples)
+    load_fleet(store, fleet_ntriples)
     yield store
     store.close()

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from ontology.fleetgen import load_fleet
 from ontology.queries import run_named
 from ontology.store import GraphStore
 
@@ -15,7 +16,7 @@ from ontology.store import GraphStore
 def store_dir(tmp_path_factory, fleet_ntriples):
     path = tmp_path_factory.mktemp("var") / "graph"
     store = GraphStore.open(path)
-    store._backend.load_ntriples(fleet_ntriples)
+    load_fleet(store, fleet_ntriples)
     expected = run_named(store, "site_status")
     store.close()
     return path, expected

@@ -45,8 +45,10 @@ def test_deployments_behind_latest(fleet_store, small_fleet):
     expected = sorted((d.device, d.id) for d in small_fleet.deployments
                       if d.state == "healthy" and models[d.model].version < latest[models[d.model].task])
     rows = run_named(fleet_store, "deployments_behind_latest")
-    assert expected and [(r["device"], r["deployment"]) for r in rows] == expected
-    assert all(r["latestModel"] == f"{r['modelTask']}-v{r['latestVersion']}" for r in rows)
+    assert expected and sorted((r["device"], r["deployment"]) for r in rows) == expected
+    latest_id = {m.task: m.id for m in small_fleet.models if m.version == latest[m.task]}
+    assert all(r["latestModel"] == latest_id[r["modelTask"]] and models[r["model"]].task == r["modelTask"]
+               for r in rows)
     kws_only = run_named(fleet_store, "deployments_behind_latest", task="kws")
     assert kws_only and {r["modelTask"] for r in kws_only} == {"kws"}
 
