@@ -201,6 +201,7 @@ def main(argv=None) -> int:
 
     if on_disk is not None:  # the coordinator's configuration: the graph persisted under --data
         store, load_s = on_disk
+        directory = store._backend.location
         print(f"persistent Oxigraph (RocksDB): loaded in {load_s:.1f} s", flush=True)
         disk = {"load_s": round(load_s, 1), "queries": {}}
         for name, sparql, _ in named:
@@ -209,7 +210,18 @@ def main(argv=None) -> int:
             print(f"  {name:36s} on disk p50 {disk['queries'][name]['p50_ms']:8.2f} "
                   f"p95 {disk['queries'][name]['p95_ms']:8.2f} ms", flush=True)
         store.close()
-        shutil.rmtree(store.location, ignore_errors=True)
+        start = time.perf_counter()  # the coordinator's store: that directory, queried from memory
+        mirrored = GraphStore.open(directory, memory_copy=True)
+        disk["memory_copy_open_s"] = round(time.perf_counter() - start, 1)
+        print(f"persistent Oxigraph served from a memory copy: opened in {disk['memory_copy_open_s']} s", flush=True)
+        disk["memory_copy_queries"] = {}
+        for name, sparql, _ in named:
+            samples, _ = timed(lambda q=sparql: mirrored.query_document(q, "json", timeout_s=600), args.reps, 60.0)
+            disk["memory_copy_queries"][name] = stats(samples)
+            print(f"  {name:36s} memory copy p50 {stats(samples)['p50_ms']:8.2f} p95 {stats(samples)['p95_ms']:8.2f} ms",
+                  flush=True)
+        mirrored.close()
+        shutil.rmtree(directory, ignore_errors=True)
 
     canned_results = {n: r for n, r in results.items() if r["canned"]}
     worst_p95 = max(r["oxigraph"]["p95_ms"] for r in canned_results.values())

@@ -84,7 +84,8 @@ class CloudStack:
         except ImportError as exc:
             log.warning("fleet graph disabled (%s); install the 'cloud' extra", exc)
             return
-        self.graph_store = GraphStore.open(self.graph_location)
+        # kept on disk, queried from an in-memory copy (ontology/store_mirror.py: 1.5–5× faster)
+        self.graph_store = GraphStore.open(self.graph_location, memory_copy=True)
         self.fleet_graph = FleetGraph(self.graph_store).attach(self.coordinator)
 
     def _forward_event(self, event) -> None:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from ontology.store import QueryTimeout, SparqlSyntaxError, StoreUnavailable
+from ontology.store import QueryTimeout, SparqlSyntaxError, StoreUnavailable, UpdateRefused
 
 log = logging.getLogger(__name__)
 PATH = "/sparql"
@@ -98,7 +98,7 @@ class SparqlEndpoint:
             return _text(403, "wrong update token")
         try:
             self.store.update(sparql)
-        except SparqlSyntaxError as exc:
+        except (SparqlSyntaxError, UpdateRefused) as exc:
             return _text(400, str(exc))
         return 204, {}, b""
 

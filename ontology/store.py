@@ -43,6 +43,10 @@ class SparqlSyntaxError(ValueError):
         return cls(message, int(found.group(1)), int(found.group(2)))
 
 
+class UpdateRefused(ValueError):
+    """The store will not apply this update as written; the message says why and what to do."""
+
+
 class QueryTimeout(TimeoutError):
     """The query ran past its time limit."""
 
@@ -199,14 +203,21 @@ class GraphStore:
 
     @classmethod
     def open(cls, location: str | Path | None = None, *, read_only: bool = False,
-             token: str | None = None) -> "GraphStore":
-        """Directory → persistent Oxigraph; None/':memory:' → in-memory; http(s) URL → endpoint."""
+             token: str | None = None, memory_copy: bool = False) -> "GraphStore":
+        """Directory → persistent Oxigraph; None/':memory:' → in-memory; http(s) URL → endpoint.
+
+        `memory_copy` (directories, not read-only): keep the store on disk but answer queries
+        from an in-memory copy of it (ontology.store_mirror; the coordinator's choice).
+        """
         if location is None or str(location) == ":memory:":
             return cls(_OxigraphBackend(None))
         text = str(location)
         if text.startswith(("http://", "https://")):
             from ontology.sparql_http import HttpBackend
             return cls(HttpBackend(text, token=token))
+        if memory_copy and not read_only:
+            from ontology.store_mirror import MirroredOxigraphBackend
+            return cls(MirroredOxigraphBackend(Path(text).expanduser()))
         return cls(_OxigraphBackend(Path(text).expanduser(), read_only=read_only))
 
     # ---- reading -------------------------------------------------------------------------
