@@ -19,12 +19,13 @@ helpers below, under its lock. One writer is assumed: the coordinator that owns 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 from urllib.parse import quote
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
-from ontology.ns import ER, ID, new_graph, sparql_prologue
+from ontology.ns import ER, ID, SCHEMA, SOSA, new_graph, sparql_prologue
 
 NO_SITE_STATUS = ID["status/no-site"]
 
@@ -64,12 +65,25 @@ def metric_aggregate_graph(fl_round: str, place: str | None, metric: str, count:
 
 
 # ---- incremental upkeep (called by FleetGraph with its lock held) ---------------------------
+def properties_of(store, subjects: list[URIRef], predicates: tuple[URIRef, ...]) -> dict[str, dict[str, Any]]:
+    """{subject: {predicate: value}} of a few subjects and predicates in one query (single values).
+
+    A UNION of constant (subject, predicate) patterns: each is an index lookup, where a VALUES
+    list would be hash-joined with a scan of every triple.
+    """
+    branches = [f"{{ {s.n3()} {p.n3()} ?o BIND({s.n3()} AS ?s) BIND({p.n3()} AS ?p) }}"
+                for s in dict.fromkeys(subjects) for p in predicates]
+    found: dict[str, dict[str, Any]] = defaultdict(dict)
+    if branches:
+        for row in store.lookup(f"SELECT ?s ?p ?o WHERE {{ {' UNION '.join(branches)} }}"):
+            found[row["s"]][row["p"]] = row["o"]
+    return found
+
+
 def device_status(store, device: URIRef) -> tuple[bool | None, str | None]:
     """(online or None if never reported, location IRI or None) of one device."""
-    rows = store.query(f"""{sparql_prologue()} SELECT ?online ?loc WHERE {{
-        OPTIONAL {{ {device.n3()} er:online ?online }} OPTIONAL {{ {device.n3()} schema:location ?loc }} }}""")
-    row = rows[0] if rows else {}
-    return row.get("online"), row.get("loc")
+    facts = properties_of(store, [device], (ER.online, SCHEMA.location)).get(str(device), {})
+    return facts.get(str(ER.online)), facts.get(str(SCHEMA.location))
 
 
 def site_status_change(store, before: tuple[bool | None, str | None],
@@ -87,19 +101,14 @@ def site_status_change(store, before: tuple[bool | None, str | None],
         deltas[before[1]][0 if before[0] else 1] -= 1
     if after[0] is not None:
         deltas[after[1]][0 if after[0] else 1] += 1
-    for location, (d_online, d_offline) in deltas.items():
-        if d_online == d_offline == 0:
-            continue
-        online, offline = _site_counts(store, location)
-        graph += site_status_graph(location, max(0, online + d_online), max(0, offline + d_offline))
+    touched = [loc for loc, delta in deltas.items() if delta != [0, 0]]
+    now = properties_of(store, [site_status_iri(loc) for loc in touched], (ER.devicesOnline, ER.devicesOffline))
+    for location in touched:
+        counts = now.get(str(site_status_iri(location)), {})
+        online = counts.get(str(ER.devicesOnline), 0) + deltas[location][0]
+        offline = counts.get(str(ER.devicesOffline), 0) + deltas[location][1]
+        graph += site_status_graph(location, max(0, online), max(0, offline))
     return graph
-
-
-def _site_counts(store, location: str | None) -> tuple[int, int]:
-    node = site_status_iri(location).n3()
-    rows = store.query(f"""{sparql_prologue()} SELECT ?on ?off WHERE {{
-        {node} er:devicesOnline ?on ; er:devicesOffline ?off }}""")
-    return (rows[0]["on"], rows[0]["off"]) if rows else (0, 0)
 
 
 def metric_change(store, fl_round: str, observations: dict[str, URIRef], values: dict[str, float],
@@ -109,24 +118,24 @@ def metric_change(store, fl_round: str, observations: dict[str, URIRef], values:
     `observations` maps each metric to its observation IRI: a re-sent value first leaves the
     aggregate it was counted in (at the place recorded on it), then the new one is added.
     """
+    old = properties_of(store, list(observations.values()), (SOSA.hasSimpleResult, ER.participantPlace))
     deltas: dict[tuple[str | None, str], list[float]] = defaultdict(lambda: [0, 0.0])
     for metric, value in values.items():
-        obs = observations[metric].n3()
-        old = store.query(f"""{sparql_prologue()} SELECT ?v ?place WHERE {{
-            {obs} sosa:hasSimpleResult ?v OPTIONAL {{ {obs} er:participantPlace ?place }} }}""")
-        if old:
-            deltas[(old[0].get("place"), metric)][0] -= 1
-            deltas[(old[0].get("place"), metric)][1] -= float(old[0]["v"])
+        previous = old.get(str(observations[metric]), {})
+        if str(SOSA.hasSimpleResult) in previous:
+            key = (previous.get(str(ER.participantPlace)), metric)
+            deltas[key][0] -= 1
+            deltas[key][1] -= float(previous[str(SOSA.hasSimpleResult)])
         deltas[(place, metric)][0] += 1
         deltas[(place, metric)][1] += float(value)
+    nodes = {key: metric_aggregate_iri(fl_round, *key) for key in deltas}
+    now = properties_of(store, list(nodes.values()), (ER.observationCount, ER.valueSum))
     graph = new_graph()
     for (where, metric), (d_count, d_sum) in deltas.items():
-        node = metric_aggregate_iri(fl_round, where, metric).n3()
-        now = store.query(f"""{sparql_prologue()} SELECT ?n ?sum WHERE {{
-            {node} er:observationCount ?n ; er:valueSum ?sum }}""")
-        count, total = (now[0]["n"], now[0]["sum"]) if now else (0, 0.0)
-        count = max(0, count + int(d_count))
-        graph += metric_aggregate_graph(fl_round, where, metric, count, total + d_sum if count else 0.0)
+        totals = now.get(str(nodes[(where, metric)]), {})
+        count = max(0, totals.get(str(ER.observationCount), 0) + int(d_count))
+        total = totals.get(str(ER.valueSum), 0.0) + d_sum if count else 0.0
+        graph += metric_aggregate_graph(fl_round, where, metric, count, total)
     return graph
 
 

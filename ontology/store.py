@@ -154,6 +154,9 @@ class _OxigraphBackend:
             raise box["error"]
         return box["result"]
 
+    def lookup(self, sparql: str) -> QueryResult:
+        return self._evaluate(sparql, threading.Event())
+
     def _evaluate(self, sparql: str, cancelled: threading.Event) -> QueryResult:
         try:
             answer = self.store.query(sparql)
@@ -245,6 +248,16 @@ class GraphStore:
         if fmt == "csv":
             return CSV_TYPE, result.to_csv()
         return JSON_TYPE, result.to_sparql_json()
+
+    def lookup(self, sparql: str) -> list[dict[str, Any]]:
+        """Rows (dicts) of a small query bounded by constant subjects, run in the caller's thread.
+
+        For the write paths of the materialised views, which run a few such lookups per event:
+        a worker thread per query (the time-limit machinery) doubled their cost. No time limit:
+        never pass user text here.
+        """
+        inline = getattr(self._backend, "lookup", None)
+        return (inline(sparql) if inline else self.query_result(sparql)).dicts()
 
     def ask(self, sparql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
         return bool(self.query_result(sparql, timeout_s).boolean)
