@@ -21,3 +21,6 @@ def test_sparql_bench_small_fleet(tmp_path):
     assert report["goals"]["all_rows_match"]
     assert set(report["queries"]) >= {"capable_devices", "devices_offline_since"}
     assert report["load"]["speedup"] > 1.0
+    assert report["load"]["oxigraph_views_s"] > 0
+    persistent = report["persistent_oxigraph"]
+    assert set(persistent["queries"]) == set(persistent["memory_copy_queries"]) >= {"site_status", "capable_devices"}
