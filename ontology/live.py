@@ -28,6 +28,7 @@ from ontology import rollups
 from ontology.describe_device import graph_from_thing_description, site_graph
 from ontology.ns import (
     ER,
+    SCHEMA,
     deployment_iri,
     device_iri,
     fl_round_iri,
@@ -134,10 +135,11 @@ class FleetGraph:
 
     def _replace_device(self, graph: Graph, device_id: str) -> None:
         """Swap in a device description; a new location moves the device between site counts."""
+        location = graph.value(device_iri(device_id), SCHEMA.location)
         with self._view_lock:
             before = rollups.device_status(self.store, device_iri(device_id))
-            self.store.replace_device(graph, device_id)
-            after = rollups.device_status(self.store, device_iri(device_id))
+            self.store.replace_device(graph, device_id)  # keeps the live status (online)
+            after = (before[0], str(location) if location is not None else None)
             moved = rollups.site_status_change(self.store, before, after)
             if len(moved):
                 self.store.set_properties(moved)
@@ -195,13 +197,12 @@ class FleetGraph:
             for triple in graph.triples((None, ER.participatedIn, None)):
                 graph.remove(triple)
                 links.add(triple)
-            graph += rollups.metric_change(
-                self.store, str(fl_round_iri(run_id, round_number)),
-                {m: ev.observation_iri(run_id, round_number, device_id, m) for m in values}, values, place)
-            if place is None:  # a re-sent value from a device that lost its location: no old place left
-                for metric in values:
-                    obs = ev.observation_iri(run_id, round_number, device_id, metric)
-                    self.store.update(f"DELETE WHERE {{ {obs.n3()} {ER.participantPlace.n3()} ?place }}")
+            observations = {m: ev.observation_iri(run_id, round_number, device_id, m) for m in values}
+            graph += rollups.metric_change(self.store, str(fl_round_iri(run_id, round_number)),
+                                           observations, values, place)
+            if place is None and observations:  # a re-sent value from a device that lost its location
+                self.store.update(" ;\n".join(f"DELETE WHERE {{ {obs.n3()} {ER.participantPlace.n3()} ?place }}"
+                                               for obs in observations.values()))
             self.store.add_graph(links, validate=False)   # a device keeps every round it joined
             self.store.set_properties(graph)              # a re-sent metric replaces its value
 

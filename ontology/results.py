@@ -109,6 +109,14 @@ class QueryResult:
                                  for t in row])
         return buf.getvalue().encode()
 
+    def to_document(self, fmt: str = "json") -> tuple[str, bytes]:
+        """(content type, bytes) as a SPARQL client gets it: graphs as N-Triples, else JSON or CSV."""
+        if self.form == "graph":
+            return NT_TYPE, self.to_ntriples()
+        if fmt == "csv":
+            return CSV_TYPE, self.to_csv()
+        return JSON_TYPE, self.to_sparql_json()
+
     def to_ntriples(self) -> bytes:
         return "".join(f"{s.to_ntriples()} {p.to_ntriples()} {o.to_ntriples()} .\n"
                        for s, p, o in self.triples).encode()

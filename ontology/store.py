@@ -114,15 +114,11 @@ class _OxigraphBackend:
 
     def _serialise(self, sparql: str, fmt: str) -> tuple[str, bytes]:
         ox = self._ox
-        try:
-            answer = self.store.query(sparql)
-        except SyntaxError as exc:
-            raise SparqlSyntaxError.from_parser(str(exc)) from None
+        answer = self._run_query(sparql)
         if isinstance(answer, ox.QueryTriples):
             return NT_TYPE, answer.serialize(format=ox.RdfFormat.N_TRIPLES)
         if isinstance(answer, ox.QueryBoolean):  # one value: our own CSV form (with a header row)
-            result = QueryResult("ask", boolean=bool(answer))
-            return (CSV_TYPE, result.to_csv()) if fmt == "csv" else (JSON_TYPE, result.to_sparql_json())
+            return QueryResult("ask", boolean=bool(answer)).to_document(fmt)
         if fmt == "csv":
             return CSV_TYPE, answer.serialize(format=ox.QueryResultsFormat.CSV)
         return JSON_TYPE, answer.serialize(format=ox.QueryResultsFormat.JSON)
@@ -157,11 +153,14 @@ class _OxigraphBackend:
     def lookup(self, sparql: str) -> QueryResult:
         return self._evaluate(sparql, threading.Event())
 
-    def _evaluate(self, sparql: str, cancelled: threading.Event) -> QueryResult:
+    def _run_query(self, sparql: str):
         try:
-            answer = self.store.query(sparql)
+            return self.store.query(sparql)
         except SyntaxError as exc:
             raise SparqlSyntaxError.from_parser(str(exc)) from None
+
+    def _evaluate(self, sparql: str, cancelled: threading.Event) -> QueryResult:
+        answer = self._run_query(sparql)
         if isinstance(answer, self._ox.QueryBoolean):
             return QueryResult("ask", boolean=bool(answer))
         if isinstance(answer, self._ox.QuerySolutions):
@@ -175,18 +174,25 @@ class _OxigraphBackend:
         triples = [(_term(t.subject), _term(t.predicate), _term(t.object)) for t in answer]
         return QueryResult("graph", triples=triples)
 
+    def _written_stores(self) -> tuple:
+        """Every store a write goes to, in order (one here; the mirror writes disk, then memory)."""
+        return (self.store,)
+
     def update(self, sparql: str) -> None:
-        try:
-            self.store.update(sparql)
-        except SyntaxError as exc:
-            raise SparqlSyntaxError.from_parser(str(exc)) from None
+        for store in self._written_stores():
+            try:
+                store.update(sparql)
+            except SyntaxError as exc:
+                raise SparqlSyntaxError.from_parser(str(exc)) from None
 
     def load_ntriples(self, data: str) -> None:
-        self.store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
+        for store in self._written_stores():
+            store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
 
     def load_file(self, path: Path, fmt: str) -> None:
         formats = {"turtle": self._ox.RdfFormat.TURTLE, "nt": self._ox.RdfFormat.N_TRIPLES}
-        self.store.bulk_load(path=str(path), format=formats[fmt])
+        for store in self._written_stores():
+            store.bulk_load(path=str(path), format=formats[fmt])
 
     def close(self) -> None:
         """Flush and release the store (RocksDB's lock goes with the last reference)."""
@@ -242,12 +248,7 @@ class GraphStore:
         store itself where it can (Oxigraph), else from the parsed result."""
         if hasattr(self._backend, "query_document"):
             return self._backend.query_document(sparql, fmt, timeout_s)
-        result = self.query_result(sparql, timeout_s)
-        if result.form == "graph":
-            return NT_TYPE, result.to_ntriples()
-        if fmt == "csv":
-            return CSV_TYPE, result.to_csv()
-        return JSON_TYPE, result.to_sparql_json()
+        return self.query_result(sparql, timeout_s).to_document(fmt)
 
     def lookup(self, sparql: str) -> list[dict[str, Any]]:
         """Rows (dicts) of a small query bounded by constant subjects, run in the caller's thread.

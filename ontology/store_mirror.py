@@ -15,13 +15,14 @@ import re
 import tempfile
 from pathlib import Path
 
-from ontology.store import SparqlSyntaxError, UpdateRefused, _OxigraphBackend
+from ontology.store import UpdateRefused, _OxigraphBackend
 
 _PER_EVALUATION = re.compile(r"\b(BNODE|UUID|STRUUID|RAND|NOW)\s*\(", re.IGNORECASE)
 
 
 class MirroredOxigraphBackend(_OxigraphBackend):
-    """Durable on disk (RocksDB), queried in memory; the inherited query paths read `self.store`."""
+    """Durable on disk (RocksDB), queried in memory: the inherited query paths read `self.store`,
+    the inherited write paths go to `_written_stores()`, disk first."""
 
     def __init__(self, path: Path):
         super().__init__(path)
@@ -40,20 +41,10 @@ class MirroredOxigraphBackend(_OxigraphBackend):
                 f"this graph is kept on disk and served from a memory copy, and {found.group(1).upper()}() "
                 f"would give each copy a different value; compute the value in the client and write it "
                 f"as a constant")
-        try:
-            self._disk.update(sparql)
-        except SyntaxError as exc:
-            raise SparqlSyntaxError.from_parser(str(exc)) from None
-        self.store.update(sparql)
+        super().update(sparql)  # a syntax error stops at the disk store: neither copy changes
 
-    def load_ntriples(self, data: str) -> None:
-        self._disk.load(data, format=self._ox.RdfFormat.N_TRIPLES)
-        self.store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
-
-    def load_file(self, path: Path, fmt: str) -> None:
-        formats = {"turtle": self._ox.RdfFormat.TURTLE, "nt": self._ox.RdfFormat.N_TRIPLES}
-        self._disk.bulk_load(path=str(path), format=formats[fmt])
-        self.store.bulk_load(path=str(path), format=formats[fmt])
+    def _written_stores(self) -> tuple:
+        return (self._disk, self.store)
 
     def close(self) -> None:
         if self._disk is not None:
