@@ -223,13 +223,8 @@ class Coordinator:
         self._ready.set()
 
     def _before_disconnect(self, link: Link) -> None:
-        info = link.publish(self.topics.coordinator_presence(self.replica_id),
-                            self._presence_payload(False), 1, True)
-        if info is not None:
-            try:
-                info.wait_for_publish(2.0)
-            except (RuntimeError, ValueError):
-                pass
+        link.publish_and_wait(self.topics.coordinator_presence(self.replica_id),
+                              self._presence_payload(False), 1, True)
 
     def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
         """Network thread: route, validate, hand to the writer (or the waiting request)."""

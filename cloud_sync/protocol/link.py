@@ -111,6 +111,19 @@ class Link:
             return None
         return info
 
+    def publish_and_wait(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                         timeout: float = 2.0) -> bool:
+        """Publish and wait (bounded) until it has left: for last words before a clean disconnect.
+        False when offline or not sent in time; never raises."""
+        info = self.publish(topic, payload, qos, retain)
+        if info is None:
+            return False
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
     def subscribe_and_wait(self, filters: list[tuple[str, int]], timeout: float = 10.0) -> bool:
         """Subscribe and wait for the SUBACK, so a 'ready' announcement after it is truthful."""
         client = self.client

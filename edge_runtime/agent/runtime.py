@@ -256,12 +256,7 @@ class Agent:
         self.delivery.notify()
 
     def _before_disconnect(self, link: Link) -> None:
-        info = link.publish(self.topics.device(self.device_id, "state"), self._state_payload(False), 1, True)
-        if info is not None:
-            try:
-                info.wait_for_publish(2.0)
-            except (RuntimeError, ValueError):
-                pass
+        link.publish_and_wait(self.topics.device(self.device_id, "state"), self._state_payload(False), 1, True)
 
     def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
         """Network thread: classify and hand over to a worker; never block here."""
