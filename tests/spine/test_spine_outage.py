@@ -41,6 +41,9 @@ def test_broker_killed_for_30_s_while_agent_publishes_1000_results(mosquitto, ma
         {"kind": "echo", "name": "echo", "interval_s": 0.02, "params": {"limit": 1000}}])
     wait_until(lambda: coord.count_results("out-1") >= 25, 15, what="first results stored")
     mosquitto.stop(kill=True)
+    # the outbox may be empty at the instant of the kill (every result acknowledged): sample from
+    # the first result the agent had to keep, not from a race with the last PUBACK
+    wait_until(lambda: agent.outbox.backlog > 0, 5, what="first result kept in the outbox offline")
     backlog = []
 
     def producing_offline():
