@@ -35,6 +35,8 @@ class PersonConfig:
     max_extent_m: float = 1.3        # longest footprint side
     min_extent_m: float = 0.15
     max_bottom_m: float = 1.1        # legs reach the ground; near a ceiling mast only the upper body shows
+    visible_bottom_margin_m: float = 0.35   # where beams pass above the legs, the bottom may sit
+                                            # this far above the lowest visible height instead
 
 
 @dataclass
@@ -53,6 +55,10 @@ class TrackerConfig:
     max_misses: int = 2
     process_noise: float = 1.0       # acceleration spectral density (m/s²)²·s
     measurement_noise_m: float = 0.1
+    blind_max_coast_s: float = 4.0   # a track predicted inside the blind cone coasts this long
+    blind_min_beams: int = 2         # fewer beams on a 1.55 m person than this is "blind"
+    coast_gate_growth_m_per_s: float = 0.5   # the gate widens while a track coasts ...
+    max_gate_m: float = 2.0                  # ... up to this
 
 
 @dataclass

@@ -36,11 +36,14 @@ class Detection:
 def detect_people(points: np.ndarray, config: PipelineConfig | None = None,
                   plane: GroundPlane | None = None,
                   foreground: np.ndarray | None = None,
-                  height: np.ndarray | None = None) -> list[Detection]:
+                  height: np.ndarray | None = None,
+                  lowest_visible=None) -> list[Detection]:
     """Person candidates in one frame.
 
     ``foreground`` (bool per point) drops known background; ``height`` (above the plane, per
-    point) may be passed when the caller already computed it.
+    point) may be passed when the caller already computed it; ``lowest_visible`` maps cluster
+    centres (K, 2) to the lowest height a beam reaches there (``visibility``), so clusters
+    that show only head and shoulders pass where beams cannot reach the legs.
     """
     config = config or PipelineConfig()
     if points.ndim != 2 or points.shape[1] < 3:
@@ -56,7 +59,8 @@ def detect_people(points: np.ndarray, config: PipelineConfig | None = None,
     kept_height = height[keep]
     labels = cluster_ground_plane(kept[:, :2], config.cluster.cell_m)
     stats = cluster_stats(kept[:, :2], kept_height, labels)
-    chosen = np.flatnonzero(person_mask(stats, config.person))
+    lowest = lowest_visible(stats.centre_xy) if lowest_visible is not None and len(stats.count) else None
+    chosen = np.flatnonzero(person_mask(stats, config.person, lowest))
     if len(chosen) == 0:
         return []
     ground_z = plane.ground_z(stats.centre_xy[chosen])

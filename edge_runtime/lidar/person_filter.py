@@ -49,10 +49,15 @@ def members_of(labels: np.ndarray, chosen: np.ndarray) -> list[np.ndarray]:
     return [picked[a:b] for a, b in zip(*bounds)]
 
 
-def person_mask(stats: ClusterStats, config: PersonConfig) -> np.ndarray:
-    """Which clusters are person-sized."""
+def person_mask(stats: ClusterStats, config: PersonConfig,
+                lowest_visible: np.ndarray | None = None) -> np.ndarray:
+    """Which clusters are person-sized. ``lowest_visible`` (per cluster, the lowest height any
+    beam reaches there) lets head-and-shoulder clusters pass where the legs cannot be seen."""
     longest = stats.extent.max(axis=1) if len(stats.count) else np.zeros(0)
+    max_bottom = np.full(len(stats.count), config.max_bottom_m)
+    if lowest_visible is not None:
+        max_bottom = np.maximum(max_bottom, lowest_visible + config.visible_bottom_margin_m)
     return ((stats.count >= config.min_points)
             & (stats.top >= config.min_height_m) & (stats.top <= config.max_height_m)
-            & (stats.bottom <= config.max_bottom_m)
+            & (stats.bottom <= max_bottom)
             & (longest <= config.max_extent_m) & (longest >= config.min_extent_m))

@@ -1,5 +1,10 @@
-"""The static-sensor path on the device: background → ground → clustering → person filter →
+"""The static-sensor path on the device: ground → background → clustering → person filter →
 tracking → features and embeddings. Frames in, world-frame tracks and finished segments out.
+
+The floor comes from the mount (``ground_model``); what the beams can reach comes from the
+sensor model (``visibility``) and feeds the person filter (head-and-shoulder clusters near the
+mast) and the tracker (coasting through the blind cone). ``health()`` gathers every reason the
+sensor may be seeing less than it should, so an empty output always comes with a reason.
 """
 from __future__ import annotations
 
@@ -11,10 +16,12 @@ from edge_runtime.lidar.background import OccupancyBackground
 from edge_runtime.lidar.config import PipelineConfig
 from edge_runtime.lidar.detect import Detection, detect_people
 from edge_runtime.lidar.features import batch_detection_features, batch_embedding_input, segment_features
-from edge_runtime.lidar.ground import GroundPlane, fit_ground_plane
+from edge_runtime.lidar.ground_model import GroundModel
+from edge_runtime.lidar.health import SensorHealth
 from edge_runtime.lidar.segment import TrackSegment
 from edge_runtime.lidar.sensors import SensorSpec
 from edge_runtime.lidar.tracker import MultiObjectTracker, Track
+from edge_runtime.lidar.visibility import beams_on_person, lowest_visible_height
 
 
 @dataclass
@@ -39,12 +46,32 @@ class SensorPipeline:
         self.config = config or PipelineConfig()
         self.embedder = embedder
         self.background = OccupancyBackground(self.config.background)
-        self.tracker = MultiObjectTracker(self.config.tracker)
-        self.plane: GroundPlane | None = None
+        self.ground = GroundModel(sensor, self.config.ground)
+        self.tracker = MultiObjectTracker(self.config.tracker, blind=self._blind)
+        self.health_monitor = SensorHealth(sensor, self.config)
+
+    @property
+    def plane(self):
+        return self.ground.plane
+
+    @property
+    def warmup_frames(self) -> int:
+        """Frames before detection can start: floor estimate (nominal mounts) + background."""
+        return self.ground.warmup_frames + self.config.background.learn_frames
+
+    def _blind(self, xy: np.ndarray) -> np.ndarray:
+        """Inside the range but with too few beams on a person: the tracker coasts there."""
+        inside = np.hypot(xy[:, 0], xy[:, 1]) < self.sensor.max_range_m
+        return inside & (beams_on_person(self.sensor, self.plane, xy) < self.config.tracker.blind_min_beams)
+
+    def _lowest_visible(self, xy: np.ndarray) -> np.ndarray:
+        return lowest_visible_height(self.sensor, self.plane, xy)
 
     def process(self, t: float, points: np.ndarray) -> FrameOutput:
-        if self.plane is None:
-            self.plane = fit_ground_plane(points, self.config.ground)
+        points = points[np.hypot(points[:, 0], points[:, 1]) <= self.sensor.max_range_m]
+        if self.ground.observe(points) is None:       # still estimating the floor
+            self.health_monitor.frame(len(points), None, 0)
+            return FrameOutput(t)
         # Only points in the body-height band can belong to a person: the background model
         # sees that band alone, which skips the floor and ceiling (most of the cloud).
         height = self.plane.height(points)
@@ -52,8 +79,11 @@ class SensorPipeline:
         points, height = points[band], height[band]
         foreground = self.background.observe(points)
         if foreground is None:           # still learning the background
+            self.health_monitor.frame(len(points), None, 0)
             return FrameOutput(t)
-        detections = detect_people(points, self.config, self.plane, foreground, height)
+        detections = detect_people(points, self.config, self.plane, foreground, height,
+                                   lowest_visible=self._lowest_visible)
+        self.health_monitor.frame(len(points), int(foreground.sum()), len(detections))
         positions = np.array([[d.x, d.y] for d in detections]).reshape(-1, 2)
         seen, ended = self.tracker.step(t, positions, detections)
         self._describe(seen)
@@ -65,6 +95,10 @@ class SensorPipeline:
                                   "vx": float(velocity[0]), "vy": float(velocity[1])})
         output.finished = [self._segment(track) for track in ended]
         return output
+
+    def health(self) -> dict:
+        """Ground, background and coverage in one report; ``status`` is ok / degraded / blind."""
+        return self.health_monitor.report(self.ground, self.background)
 
     def finish(self) -> list[TrackSegment]:
         """End of the recording: every confirmed track becomes a segment."""

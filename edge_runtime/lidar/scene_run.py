@@ -67,34 +67,51 @@ def folder_frames(scene: Scene, progress=None) -> Iterator[InputFrame]:
 
 def run_scene(frames: Iterator[InputFrame], sensors: list[SensorSpec], config: PipelineConfig | None = None,
               embedder=None) -> SceneRun:
-    pipelines = {s.sensor_id: SensorPipeline(s, config, embedder) for s in sensors}
-    run = SceneRun(sensors, tracks={s: [] for s in pipelines}, truth={s: [] for s in pipelines},
-                   latency_s={s: [] for s in pipelines}, cpu_s={s: [] for s in pipelines},
-                   points_per_frame={s: [] for s in pipelines},
-                   warmup_frames=(config or PipelineConfig()).background.learn_frames)
+    return run_methods(frames, sensors, {"ours": lambda s: SensorPipeline(s, config, embedder)})["ours"]
+
+
+def run_methods(frames: Iterator[InputFrame], sensors: list[SensorSpec], factories: dict) -> dict[str, SceneRun]:
+    """Run several per-sensor methods (name → ``factory(sensor)`` giving an object with
+    ``process(t, points) -> FrameOutput``, ``finish()`` and ``warmup_frames``) on the same
+    frames, each frame rendered or read once — the way a peer is measured in the same run."""
+    pipelines = {name: {s.sensor_id: make(s) for s in sensors} for name, make in factories.items()}
+    runs = {name: SceneRun(sensors, tracks={s: [] for s in p}, truth={s: [] for s in p},
+                           latency_s={s: [] for s in p}, cpu_s={s: [] for s in p},
+                           points_per_frame={s: [] for s in p},
+                           warmup_frames=max(q.warmup_frames for q in p.values()))
+            for name, p in pipelines.items()}
     for frame in frames:
-        run.times.append(frame.t)
-        world = FrameTruth()
-        for sensor_id, pipeline in pipelines.items():
-            points = frame.points[sensor_id]
-            start, cpu_start = time.perf_counter(), time.thread_time()
-            output = pipeline.process(frame.t, points)
-            run.latency_s[sensor_id].append(time.perf_counter() - start)
-            run.cpu_s[sensor_id].append(time.thread_time() - cpu_start)
-            run.points_per_frame[sensor_id].append(len(points))
-            hypotheses = {int(tr["id"]): (tr["x"], tr["y"]) for tr in output.tracks}
-            run.tracks[sensor_id].append(hypotheses)
-            run.segments.extend(output.finished)
-            if frame.labels is not None and frame.truth is not None:
-                visible, ignored = split_visibility(frame.labels[sensor_id], frame.truth)
-                run.truth[sensor_id].append(FrameTruth(visible, ignored, hypotheses))
-                world.people.update(visible)
-                world.ignored.extend(ignored)
-        if frame.truth is not None:
-            world.ignored = [xy for xy in world.ignored if xy not in world.people.values()]
-            run.world_truth.append(world)
-    for pipeline in pipelines.values():
-        run.segments.extend(pipeline.finish())
-    if run.world_truth:
-        run.assign_segment_truth()
-    return run
+        visibility = {}
+        if frame.labels is not None and frame.truth is not None:
+            visibility = {s: split_visibility(frame.labels[s], frame.truth) for s in frame.points}
+        for name, per_sensor in pipelines.items():
+            _run_frame(runs[name], per_sensor, frame, visibility)
+    for name, per_sensor in pipelines.items():
+        for pipeline in per_sensor.values():
+            runs[name].segments.extend(pipeline.finish())
+        if runs[name].world_truth:
+            runs[name].assign_segment_truth()
+    return runs
+
+
+def _run_frame(run: SceneRun, pipelines: dict, frame: InputFrame, visibility: dict) -> None:
+    run.times.append(frame.t)
+    world = FrameTruth()
+    for sensor_id, pipeline in pipelines.items():
+        points = frame.points[sensor_id]
+        start, cpu_start = time.perf_counter(), time.thread_time()
+        output = pipeline.process(frame.t, points)
+        run.latency_s[sensor_id].append(time.perf_counter() - start)
+        run.cpu_s[sensor_id].append(time.thread_time() - cpu_start)
+        run.points_per_frame[sensor_id].append(len(points))
+        hypotheses = {int(tr["id"]): (tr["x"], tr["y"]) for tr in output.tracks}
+        run.tracks[sensor_id].append(hypotheses)
+        run.segments.extend(output.finished)
+        if visibility:
+            visible, ignored = visibility[sensor_id]
+            run.truth[sensor_id].append(FrameTruth(visible, ignored, hypotheses))
+            world.people.update(visible)
+            world.ignored.extend(ignored)
+    if frame.truth is not None:
+        world.ignored = [xy for xy in world.ignored if xy not in world.people.values()]
+        run.world_truth.append(world)

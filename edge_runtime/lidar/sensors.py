@@ -25,6 +25,31 @@ class SensorSpec:
     max_range_m: float = 8.0
     range_noise_m: float = 0.02
     dropout: float = 0.02
+    model: str = ""                 # catalogue name (sensor_models.MODELS) or "" for a custom one
+    rate_hz: float = 10.0
+    pose_known: bool = True         # z / pitch are surveyed: the floor follows from the mount
+
+    def __post_init__(self):
+        problems = []
+        if not 1 <= self.beams <= 512:
+            problems.append(f"beams {self.beams} outside 1–512")
+        low, high = self.elevation_deg
+        if not -90.0 <= low <= high <= 90.0:
+            problems.append(f"elevation_deg {self.elevation_deg} must be (lowest, highest) within ±90°")
+        if not 16 <= self.azimuth_steps <= 8192:
+            problems.append(f"azimuth_steps {self.azimuth_steps} outside 16–8192")
+        if not 0.5 <= self.max_range_m <= 300.0:
+            problems.append(f"max_range_m {self.max_range_m} outside 0.5–300 m")
+        if not -60.0 <= self.pitch_deg <= 60.0:
+            problems.append(f"pitch_deg {self.pitch_deg} outside ±60°")
+        if not 0.0 < self.rate_hz <= 100.0:
+            problems.append(f"rate_hz {self.rate_hz} outside (0, 100]")
+        if problems:
+            raise ValueError(f"sensor {self.sensor_id}: " + "; ".join(problems))
+
+    def beam_elevations_deg(self):
+        """Vertical angle of every beam in the sensor frame, lowest first."""
+        return np.linspace(*self.elevation_deg, self.beams)
 
     def rotation(self) -> np.ndarray:
         return self._rotation
@@ -52,7 +77,7 @@ class SensorSpec:
 
     def ray_directions(self) -> np.ndarray:
         """Unit ray directions in the sensor frame, beam-major: ``(beams * azimuth_steps, 3)``."""
-        elevation = np.radians(np.linspace(*self.elevation_deg, self.beams))
+        elevation = np.radians(self.beam_elevations_deg())
         azimuth = np.linspace(0, 2 * np.pi, self.azimuth_steps, endpoint=False)
         el, az = np.meshgrid(elevation, azimuth, indexing="ij")
         return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], -1).reshape(-1, 3)
@@ -69,6 +94,14 @@ class SensorSpec:
         if unknown:
             raise ValueError(f"sensor {data.get('sensor_id', '?')}: unknown keys {sorted(unknown)}")
         data = dict(data)
+        if "model" in data and data["model"] and "beams" not in data:
+            from edge_runtime.lidar.sensor_models import sensor_model
+
+            m = sensor_model(data["model"])
+            data.setdefault("elevation_deg", m.elevation_deg)
+            data.setdefault("beams", m.beams)
+            data.setdefault("azimuth_steps", m.azimuth_steps)
+            data.setdefault("rate_hz", m.rate_hz)
         if "elevation_deg" in data:
             data["elevation_deg"] = tuple(data["elevation_deg"])
         return cls(**data)

@@ -46,6 +46,7 @@ class LidarTrackingTask(Task):
         self.loop = bool(self.params.get("loop", False))
         self.next_frame = 0
         self.segments_sent = 0
+        self._last_health: tuple | None = None
 
     def step(self) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
@@ -59,9 +60,16 @@ class LidarTrackingTask(Task):
             t = self.scene.timestamps[index]
             output = self.pipeline.process(t, self.scene.read_frame(self.sensor.sensor_id, index))
             self.next_frame += 1
+            health = self.pipeline.health()
             records.append({"type": "tracks", "sensor": self.sensor.sensor_id, "frame": index,
-                            "t": round(t, 3), "tracks": [{k: round(v, 3) if isinstance(v, float) else v
-                                                          for k, v in tr.items()} for tr in output.tracks]})
+                            "t": round(t, 3), "health": health["status"],
+                            "tracks": [{k: round(v, 3) if isinstance(v, float) else v
+                                        for k, v in tr.items()} for tr in output.tracks]})
+            if (health["status"], health["issues"]) != self._last_health:
+                # A change of health is its own record: the reason travels with the results.
+                self._last_health = (health["status"], health["issues"])
+                records.append({"type": "health", "sensor": self.sensor.sensor_id, "frame": index,
+                                "status": health["status"], "issues": health["issues"]})
             records.extend(self._segments(output.finished))
         return records
 
@@ -72,4 +80,5 @@ class LidarTrackingTask(Task):
     def status(self) -> dict[str, Any]:
         return {"sensor": self.sensor.sensor_id, "frames": self.next_frame, "of": self.scene.n_frames,
                 "segments_sent": self.segments_sent, "background": self.pipeline.background.status(),
+                "health": self.pipeline.health(),
                 "embedding": self.embedder.status() if self.embedder else None}

@@ -3,6 +3,11 @@
 Knows nothing of files, MQTT or plots. Each detection may carry a payload (its features,
 its embedding); the track keeps the payloads of the frames it was seen in, and a confirmed
 track that dies is handed back as a finished track for the re-identification layer.
+
+A ``blind`` callable (sensor-frame positions → bool, from ``visibility``) marks where the
+sensor cannot see a person (the cone under a mast): a confirmed track predicted there coasts
+on its velocity for up to ``blind_max_coast_s`` instead of dying after ``max_misses``, so a
+person walking under the sensor keeps one track. A coasting track's gate widens with time.
 """
 from __future__ import annotations
 
@@ -35,8 +40,9 @@ class Track:
 
 
 class MultiObjectTracker:
-    def __init__(self, config: TrackerConfig = TrackerConfig()):
+    def __init__(self, config: TrackerConfig = TrackerConfig(), blind=None):
         self.config = config
+        self.blind = blind
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
         self._last_t: float | None = None
@@ -51,7 +57,13 @@ class MultiObjectTracker:
             raise ValueError(f"frames must arrive in time order: t={t} after {self._last_t}")
         self._last_t = t
         predicted = np.array([track.filter.predict(dt) for track in self.tracks]).reshape(-1, 2)
-        pairs, lost, new = associate(predicted, positions, self.config.gate_m)
+        c = self.config
+        coasting = np.array([track.misses for track in self.tracks], dtype=float) * dt
+        gates = np.minimum(c.gate_m + c.coast_gate_growth_m_per_s * coasting, max(c.max_gate_m, c.gate_m))
+        pairs, lost, new = associate(predicted, positions, gates)
+        in_blind = (self.blind(predicted[lost]) if self.blind is not None and len(lost)
+                    else np.zeros(len(lost), dtype=bool))
+        blind_misses = c.blind_max_coast_s / dt if dt > 0 else 0
         for ti, di in pairs:
             track = self.tracks[ti]
             track.filter.update(positions[di])
@@ -60,10 +72,11 @@ class MultiObjectTracker:
             track.confirmed |= track.hits >= self.config.min_hits
             track.record(t, track.filter.position.copy(), payloads[di])
         ended = []
-        for ti in lost:
+        for ti, blind in zip(lost, in_blind):
             track = self.tracks[ti]
             track.misses += 1
-            if not track.confirmed or track.misses > self.config.max_misses:
+            allowed = max(c.max_misses, blind_misses) if blind else c.max_misses
+            if not track.confirmed or track.misses > allowed:
                 ended.append(track)
         for di in new:
             track = Track(next(self._ids), ConstantVelocityKalman(positions[di], self.config.process_noise,

@@ -44,7 +44,9 @@ def test_agent_task_publishes_tracks_and_segments_never_points(tiny_scene_folder
     for _ in range(7):
         records.extend(task.step())
     kinds = {r["type"] for r in records}
-    assert kinds == {"tracks", "segment"}
+    assert {"tracks", "segment", "health"} <= kinds <= {"tracks", "segment", "health"}
+    first_health = next(r for r in records if r["type"] == "health")
+    assert first_health["status"] in {"ok", "degraded", "blind"} and isinstance(first_health["issues"], list)
     assert sum(r["type"] == "tracks" for r in records) == 60
     for record in records:
         for value in record.values():
@@ -55,6 +57,8 @@ def test_agent_task_publishes_tracks_and_segments_never_points(tiny_scene_folder
     assert json.dumps(records)          # plain JSON types only
     status = task.status()
     assert status["frames"] == 60 and status["background"]["learned"]
+    assert status["health"]["status"] == "ok", status["health"]["issues"]
+    assert status["health"]["ground"]["source"] == "mount"
 
 
 def test_agent_task_rejects_an_unknown_sensor(tiny_scene_folder, tmp_path):
