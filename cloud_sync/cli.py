@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "cloud_sync.edvit.cli",         # edvit train|split|place|infer
     "cloud_sync.ota.cli",           # models add, deploy, deployments
     "cloud_sync.security.cli",      # credentials, certs
+    "cloud_sync.simulate.cli",      # simulate-fleet
 ]
 
 EPILOG = """\
@@ -23,6 +24,7 @@ examples:
   cloud-sync query --list                   canned SPARQL fleet queries
   cloud-sync fl run --strategy tinyreptile --task sine --devices 3 --rounds 20
   cloud-sync deploy kws-v2 --to pi-01,pi-02
+  cloud-sync simulate-fleet --broker mqtt://127.0.0.1:1883 --devices 1000 --duration 300
 
 Run 'cloud-sync COMMAND --help' for the options of each command.
 """
