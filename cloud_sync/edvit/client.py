@@ -42,6 +42,7 @@ class InferenceResult:
     bytes_in: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     device_latency_s: dict[str, float] = field(default_factory=dict)   # per answering device
+    fusion_s: float = 0.0       # the coordinator's fusion step alone (part of latency_s)
 
     @property
     def messaging_s(self) -> float:
@@ -88,12 +89,14 @@ class DistributedClassifier:
                     errors[device] = problem
                 else:
                     blocks[result["index"]] = submodel_block(result["features"], result["logits"])
+        fusion_start = time.perf_counter()
         answer = self.fusion.fuse(blocks, len(images))
+        fusion_s = time.perf_counter() - fusion_start
         for device, error in errors.items():
             log.warning("ED-ViT: %s missing from the answer: %s", device, error)
         return InferenceResult(answer.classes, answer.probabilities, answer.partial, answer.missing,
                                sorted(errors), time.perf_counter() - start, compute,
-                               bytes_out, bytes_in, errors, latencies)
+                               bytes_out, bytes_in, errors, latencies, fusion_s)
 
     def _check(self, result: Any, device: str, batch: int) -> str | None:
         """Why a device's result cannot be fused (then it counts as missing), or None."""

@@ -20,9 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 class AgentProcess:
     """One ``edge-runtime agent`` child process with an ``edvit`` task."""
 
-    def __init__(self, device_id: str, broker_url: str, plan_root: Path, workdir: Path, *,
-                 profile: str | None = None, threads: int = 1, task_name: str = "edvit"):
+    def __init__(self, device_id: str, broker_url: str, plan_root: Path | None, workdir: Path, *,
+                 profile: str | None = None, threads: int = 1, task_name: str = "edvit",
+                 task_kind: str = "edvit", params: dict | None = None, verbose: bool = False):
+        """``task_kind``/``params`` replace the default ``edvit`` task (e.g. the recorded stand-in
+        of ``edge_runtime.edvit.standin``); ``verbose`` runs the agent with ``-v`` (INFO log)."""
         self.device_id = device_id
+        self.verbose = verbose
+        params = params if params is not None else {"plan": str(Path(plan_root).resolve()), "threads": threads}
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"{device_id}.log"
         self.config_path = workdir / f"{device_id}.json"
@@ -30,13 +35,13 @@ class AgentProcess:
             "device_id": device_id, "broker": broker_url, "profile": profile,
             "state_dir": str(workdir / f"state-{device_id}"), "heartbeat_s": 1.0,
             "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "components": [],
-            "tasks": [{"kind": "edvit", "name": task_name, "interval_s": 0,
-                       "params": {"plan": str(Path(plan_root).resolve()), "threads": threads}}]}))
+            "tasks": [{"kind": task_kind, "name": task_name, "interval_s": 0, "params": params}]}))
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "AgentProcess":
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "edge_runtime.cli", "agent",
+            flags = ["-v"] if self.verbose else []
+            self.proc = subprocess.Popen([sys.executable, "-m", "edge_runtime.cli", *flags, "agent",
                                           "--config", str(self.config_path)], cwd=REPO,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                          stdout=log, stderr=subprocess.STDOUT)
@@ -46,6 +51,10 @@ class AgentProcess:
         """SIGKILL: the device vanishes without a goodbye (its broker will says offline)."""
         self.proc.kill()
         self.proc.wait(10)
+
+    def log_contains(self, text: str) -> bool:
+        """Whether the agent's log has ``text`` yet (to wait on what it did, not on a sleep)."""
+        return self.log_path.is_file() and text in self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
