@@ -127,7 +127,11 @@ class GlobalLinker:
             if before.embedding is not None and after.embedding is not None:
                 cost += self.config.embedding_weight * (1.0 - float(before.embedding @ after.embedding))
             dh = before.features.get("height", 0.0) - after.features.get("height", 0.0)
-            cost += 0.5 * (dh / self.config.height_sigma_m) ** 2
+            # Each side's own uncertainty (ring spacing of its sensor) adds to the base sigma,
+            # so a 16-beam segment is not held to a 128-beam sensor's precision.
+            variance = (self.config.height_sigma_m ** 2 + (before.features.get("height_sigma_m") or 0.0) ** 2
+                        + (after.features.get("height_sigma_m") or 0.0) ** 2)
+            cost += 0.5 * dh ** 2 / variance
         return cost
 
     def _cost_matrix(self, exits: list[tuple], entries: list[tuple]) -> np.ndarray:

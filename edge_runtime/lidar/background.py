@@ -36,6 +36,8 @@ class OccupancyBackground:
         """Feed one frame; return the foreground mask once learned, else ``None``."""
         self.frames_seen += 1
         if not self.ready:
+            if len(points) == 0:          # nothing to learn from (health reports empty frames)
+                return None
             self._learn_points.append(points[:, :3])
             if len(self._learn_points) >= self.config.learn_frames:
                 self._learn()

@@ -71,12 +71,25 @@ def detection_features(local: np.ndarray, heading: np.ndarray | None = None) -> 
     return batch_detection_features(local, np.array([0, len(local)]), heading[None, :])[0]
 
 
-def segment_features(times: np.ndarray, per_frame: np.ndarray) -> dict:
-    """Aggregate per-frame feature rows of one track into its descriptor."""
+def segment_features(times: np.ndarray, per_frame: np.ndarray, ring_spacing_m: np.ndarray | None = None) -> dict:
+    """Aggregate per-frame feature rows of one track into its descriptor.
+
+    The highest return sits below the crown by up to one ring spacing (uniformly, as the rings
+    sweep over the head), so a 16-beam sensor reads people ~10 cm shorter than a 128-beam one.
+    With ``ring_spacing_m`` (vertical beam spacing at the person's range, per frame) the height
+    is the median of ``top + spacing / 2`` — unbiased whatever the beam pattern — and
+    ``height_sigma_m`` says how far to trust it; without it, the 90th percentile of the tops.
+    """
     per_frame = np.atleast_2d(per_frame)
     n_bands = len(HEIGHT_BANDS) - 1
+    if ring_spacing_m is None:
+        height, sigma = float(np.percentile(per_frame[:, 0], 90)), None
+    else:
+        height = float(np.median(per_frame[:, 0] + ring_spacing_m / 2))
+        sigma = round(max(0.03, float(np.median(ring_spacing_m)) / np.sqrt(12)), 4)
     return {
-        "height": float(np.percentile(per_frame[:, 0], 90)),
+        "height": height,
+        "height_sigma_m": sigma,
         "width": float(np.median(per_frame[:, 1])),
         "depth": float(np.median(per_frame[:, 2])),
         "band_fraction": np.median(per_frame[:, 3:3 + n_bands], axis=0).round(4).tolist(),

@@ -134,4 +134,11 @@ class SensorPipeline:
             mean = np.mean(embeddings, axis=0)
             embedding = (mean / max(np.linalg.norm(mean), 1e-9)).astype(np.float32)
         return TrackSegment(self.sensor.sensor_id, track.track_id, times, world,
-                            segment_features(times, rows), embedding)
+                            segment_features(times, rows, self._ring_spacing(positions)), embedding)
+
+    def _ring_spacing(self, xy: np.ndarray) -> np.ndarray:
+        """Vertical distance between neighbouring beams at each position's range."""
+        if self.sensor.beams < 2:
+            return np.zeros(len(xy))
+        step = np.radians(np.diff(self.sensor.elevation_deg)[0] / (self.sensor.beams - 1))
+        return np.hypot(xy[:, 0], xy[:, 1]) * step

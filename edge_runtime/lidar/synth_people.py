@@ -20,6 +20,7 @@ class BodyShape:
     leg_ratio: float       # leg length / height
     head_radius: float
     leg_radius: float
+    backpack_m: float = 0.0   # depth of a bag on the back (0: none)
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> "BodyShape":
@@ -59,6 +60,12 @@ class Walker:
         """Steps per second: stride length grows with leg length (≈ 0.8 × height per stride)."""
         return self.speed / (0.4 * self.shape.height)
 
+    def heading(self, t: float) -> float:
+        return 0.0 if self.direction > 0 else np.pi
+
+    def moving(self, t: float) -> bool:
+        return True
+
 
 def _ellipsoid(radii: tuple[float, float, float], resolution: int = 8):
     import open3d as o3d
@@ -91,10 +98,14 @@ class BodyMesh:
         self.head = (hv + [0, 0, head_centre], ht)
         self.leg = (lv, lt)
         self.hip_offset = shape.shoulder_width * 0.22
+        self.extras = []
+        if shape.backpack_m > 0:
+            bv, bt = _ellipsoid((shape.backpack_m / 2, shape.shoulder_width * 0.35, torso_half * 0.6), resolution=6)
+            self.extras.append((bv + [-(shape.depth + shape.backpack_m) / 2, 0, self.leg_length + 1.2 * torso_half], bt))
 
     def pose(self, xy: np.ndarray, heading: float, swing: float) -> tuple[np.ndarray, np.ndarray]:
         """All triangles of the body at ``xy`` facing ``heading`` with legs at ``±swing`` rad."""
-        parts = [self.torso, self.head]
+        parts = [self.torso, self.head, *self.extras]
         for side, angle in ((1, swing), (-1, -swing)):
             c, s = np.cos(angle), np.sin(angle)
             rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])      # swing about the hip's y axis

@@ -33,6 +33,7 @@ class SceneSpec:
     duration_s: float = 60.0
     frame_rate_hz: float = 10.0
     seed: int = 0
+    crowd: str = "uniform"     # "varied": synth_variety's bodies and walking patterns
 
     @property
     def n_frames(self) -> int:
@@ -101,8 +102,13 @@ class WalkwaySimulator:
             raise ValueError("a scene needs at least one sensor")
         self.spec = spec
         rng = np.random.default_rng(spec.seed)
-        self.walkers: list[Walker] = random_walkers(spec.people, spec.walkway.length_m,
-                                                    spec.walkway.half_width_m, spec.duration_s, rng)
+        if spec.crowd == "varied":
+            from edge_runtime.lidar.synth_variety import varied_walkers
+
+            self.walkers: list[Walker] = varied_walkers(spec.people, spec.walkway, spec.duration_s, rng)
+        else:
+            self.walkers = random_walkers(spec.people, spec.walkway.length_m,
+                                          spec.walkway.half_width_m, spec.duration_s, rng)
         self.bodies = {w.person_id: BodyMesh(w.shape) for w in self.walkers}
         self.static = _static_meshes(spec.walkway)
         self.rays = {s.sensor_id: s.ray_directions() for s in spec.sensors}
@@ -136,8 +142,8 @@ class WalkwaySimulator:
             if walker.person_id not in present:
                 continue
             phase = 2 * np.pi * walker.step_frequency_hz() * (t - walker.t_start) / 2 + walker.gait_phase
-            swing = 0.35 * np.sin(phase)
-            heading = 0.0 if walker.direction > 0 else np.pi
+            swing = 0.35 * np.sin(phase) if walker.moving(t) else 0.0
+            heading = walker.heading(t)
             vertices, triangles = self.bodies[walker.person_id].pose(present[walker.person_id], heading, swing)
             gid = scene.add_triangles(o3d.core.Tensor(vertices), o3d.core.Tensor(triangles))
             geometry_to_person[gid] = walker.person_id

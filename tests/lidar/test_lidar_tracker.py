@@ -51,3 +51,36 @@ def test_tentative_track_dies_on_first_miss_and_time_must_advance():
         assert "time order" in str(exc)
     else:
         raise AssertionError("going back in time must be refused")
+
+
+def test_a_track_coasts_through_the_blind_cone_and_keeps_its_id():
+    """A person walking under the mast is unseen for 2 s; with the blind zone known the track
+    survives and picks the person up again, without it the track dies and a new id is born."""
+    import numpy as np
+
+    from edge_runtime.lidar.tracker import MultiObjectTracker
+
+    def walk(tracker):
+        ids = set()
+        for frame in range(80):
+            t, x = frame * 0.1, -4.0 + 1.2 * frame * 0.1
+            seen, _ = tracker.step(t, np.zeros((0, 2)) if abs(x) < 1.2 else np.array([[x, 0.3]]))
+            ids |= {track.track_id for track in seen}
+        return ids
+
+    blind = lambda xy: np.hypot(xy[:, 0], xy[:, 1]) < 1.5      # noqa: E731
+    assert len(walk(MultiObjectTracker(blind=blind))) == 1
+    assert len(walk(MultiObjectTracker())) == 2
+
+
+def test_head_and_shoulder_cluster_passes_only_where_legs_cannot_be_seen():
+    import numpy as np
+
+    from edge_runtime.lidar.config import PersonConfig
+    from edge_runtime.lidar.person_filter import ClusterStats, person_mask
+
+    stats = ClusterStats(count=np.array([40]), centre_xy=np.array([[2.5, 0.0]]), top=np.array([1.75]),
+                         bottom=np.array([1.45]), extent=np.array([[0.4, 0.5]]))
+    assert not person_mask(stats, PersonConfig())[0]
+    assert person_mask(stats, PersonConfig(), lowest_visible=np.array([1.4]))[0]
+    assert not person_mask(stats, PersonConfig(), lowest_visible=np.array([0.2]))[0]
