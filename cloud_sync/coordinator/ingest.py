@@ -4,19 +4,30 @@ The network thread only parses and validates (``cloud_sync.protocol``) and appen
 deque; this writer thread drains it in batches so the per-message cost is a row
 insert, not a commit. Device liveness (online/offline) lives here too, in memory and
 mirrored to the ``devices`` table, so the event stream and the store always agree.
+
+Nothing acknowledged is lost: QoS1 deliveries carry their ``Delivery`` and are acked only
+after the transaction that holds them commits (a coordinator killed before that gets them
+redelivered). A batch the store refuses is retried message by message; the message that
+still fails goes to the dead-letter table (``quarantine``) and the rest are stored. Only an
+error of the store itself (locked, disk full: ``sqlite3.OperationalError``) leaves messages
+unacknowledged in the queue, retried after a pause.
 """
 from __future__ import annotations
 
 import collections
 import json
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloud_sync.coordinator import quarantine
 from cloud_sync.coordinator.events import Event, EventHub
 from cloud_sync.coordinator.store import Store
+from cloud_sync.protocol import ProtocolError, RejectionCounter
+from cloud_sync.protocol.link import Delivery, ack_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +58,25 @@ def _insert_many(db, insert: str, rows: list[tuple]) -> None:
         db.execute(insert + ",".join([one] * len(rest)), [value for row in rest for value in row])
 
 
+STORE_RETRY_S = 1.0      # pause after the store itself failed (locked, disk full)
+
+
 @dataclass
 class Inbound:
-    kind: str              # route kind: result, health, state, td, config_reported, deploy, timeout
-    device_id: str
+    kind: str              # route kind: result, health, state, td, config_reported, deploy,
+    device_id: str         # timeout, or "rejected" (a dead letter: message = reason/detail)
     name: str | None
     message: dict[str, Any]
     payload: bytes = b""
     received: float = 0.0
+    topic: str = ""
+    delivery: Delivery | None = None   # acked after commit
+
+
+def rejected(topic: str, payload: bytes, error: ProtocolError, delivery: Delivery | None) -> Inbound:
+    """A message refused by validation, on its way to the dead-letter table."""
+    return Inbound("rejected", "", None, {"reason": error.reason, "detail": error.detail},
+                   payload, time.time(), topic, delivery)
 
 
 @dataclass
@@ -69,7 +91,7 @@ class DeviceStatus:
 
 class IngestWriter:
     def __init__(self, store: Store, events: EventHub, batch_max: int = 5000,
-                 health_keep: int = 2000):
+                 health_keep: int = 2000, rejections: RejectionCounter | None = None):
         self.store = store
         self.events = events
         self.batch_max = batch_max
@@ -77,7 +99,10 @@ class IngestWriter:
         self.stored = 0
         self.duplicates = 0
         self.batches = 0
+        self.quarantined = 0
+        self.rejections = rejections or RejectionCounter()
         self.status: dict[str, DeviceStatus] = {}
+        self._created: list[str] = []      # devices first seen in the open transaction
         self.status_lock = threading.Lock()
         self._queue: collections.deque[Inbound] = collections.deque()
         self._wake = threading.Event()
@@ -139,8 +164,46 @@ class IngestWriter:
                 batch.append(self._queue.popleft())
             try:
                 self._write(batch)
-            except Exception:  # a store error must not end ingest; the batch is logged and lost
-                log.exception("ingest batch of %d failed", len(batch))
+                ack_deliveries([item.delivery for item in batch])
+            except sqlite3.OperationalError as exc:
+                self._store_failed(batch, exc)
+            except Exception as exc:  # one message the store refuses must not cost the others
+                log.warning("ingest batch of %d failed (%s: %s); writing it message by message",
+                            len(batch), type(exc).__name__, exc)
+                self._write_each(batch)
+
+    def _write_each(self, batch: list[Inbound]) -> None:
+        """One transaction per message; the ones that still fail are quarantined and acked."""
+        for position, item in enumerate(batch):
+            try:
+                self._write([item])
+            except sqlite3.OperationalError as exc:
+                self._store_failed(batch[position:], exc)
+                return
+            except Exception as exc:
+                self._quarantine(item, exc)
+            ack_deliveries([item.delivery])
+
+    def _quarantine(self, item: Inbound, exc: Exception) -> None:
+        error = ProtocolError("store_error", f"{type(exc).__name__}: {exc}")
+        topic = item.topic or f"{item.kind}/{item.device_id}/{item.name or ''}"
+        self.rejections.count(error, item.kind, topic)
+        try:
+            self.store.write.execute("BEGIN IMMEDIATE")
+            quarantine.record(self.store.write, topic, item.payload, error.reason, error.detail,
+                              "store", item.received)
+            self.store.write.execute("COMMIT")
+            self.quarantined += 1
+        except sqlite3.Error:
+            self.store.write.execute("ROLLBACK")
+            log.exception("could not quarantine a message from %s", topic)
+
+    def _store_failed(self, items: list[Inbound], exc: Exception) -> None:
+        """The store itself failed: keep the messages (unacked) at the queue's head, retry later."""
+        log.error("store unavailable (%s); %d messages kept for retry in %.0f s", exc, len(items),
+                  STORE_RETRY_S)
+        self._queue.extendleft(reversed(items))
+        self._stop.wait(STORE_RETRY_S)
 
     def _write(self, batch: list[Inbound]) -> None:
         db = self.store.write
@@ -158,7 +221,7 @@ class IngestWriter:
                     event = getattr(self, f"_on_{item.kind}")(db, item)
                     if event is not None:
                         events.append(event)
-                if item.kind != "timeout":
+                if item.kind not in ("timeout", "rejected"):
                     seen[item.device_id] = max(seen.get(item.device_id, 0.0), item.received)
             for device_id, received in seen.items():
                 events.extend(self._touch(db, device_id, received))
@@ -167,7 +230,12 @@ class IngestWriter:
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
+            with self.status_lock:       # their rows went with the rollback
+                for device_id in self._created:
+                    self.status.pop(device_id, None)
             raise
+        finally:
+            self._created.clear()
         # Counters move only after COMMIT, so 'stored' never runs ahead of what readers see.
         self.stored += inserted
         self.duplicates += len(results) - inserted
@@ -212,6 +280,7 @@ class IngestWriter:
             db.execute("INSERT OR IGNORE INTO devices(device_id) VALUES (?)", (device_id,))
             with self.status_lock:
                 status = self.status[device_id] = DeviceStatus()
+            self._created.append(device_id)
         return status
 
     def _touch(self, db, device_id: str, received: float) -> list[Event]:
@@ -251,6 +320,10 @@ class IngestWriter:
                    (int(status.online), int(status.state_online), status.bd_seq, item.device_id))
         return Event("state", item.device_id, dict(body), ts)
 
+    def _on_rejected(self, db, item: Inbound) -> None:
+        quarantine.record(db, item.topic, item.payload, item.message["reason"],
+                          item.message["detail"], "validation", item.received)
+
     def _on_timeout(self, db, item: Inbound) -> Event | None:
         status = self._device(db, item.device_id)
         if not status.online:
@@ -288,6 +361,7 @@ class IngestWriter:
 
     def _prune_health(self, db) -> None:
         self._last_prune = time.monotonic()
+        quarantine.prune(db)
         for device_id in list(self.status):
             db.execute("DELETE FROM health WHERE rowid IN (SELECT rowid FROM health WHERE device_id = ? "
                        "ORDER BY ts DESC LIMIT -1 OFFSET ?)", (device_id, self.health_keep))

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from cloud_sync.coordinator.events import Event, EventHub, Listener
-from cloud_sync.coordinator.ingest import Inbound, IngestWriter
+from cloud_sync.coordinator.ingest import Inbound, IngestWriter, rejected
 from cloud_sync.coordinator.requests import Reply, Requester
 from cloud_sync.coordinator.store import Store
 from cloud_sync.protocol import (ProtocolError, RejectionCounter, TopicTree, encode, envelope,
                                  parse_message)
 from cloud_sync.connection import as_url
-from cloud_sync.protocol.link import Backoff, Link
+from cloud_sync.protocol.link import Backoff, Delivery, Link, ack_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class Coordinator:
             as_url(broker_url)  # a bad URL fails here, with the forms it accepts
         self.store = Store(self.data_dir)
         self.events = EventHub()
-        self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch)
+        self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch,
+                                   rejections=self.rejections)
         self._persistent = persistent_session
         self.protocol = protocol
         self._ready = threading.Event()
@@ -89,7 +90,7 @@ class Coordinator:
                          on_connect=self._on_connect, on_message=self._on_message,
                          on_disconnect=lambda link: self._ready.clear(),
                          before_disconnect=self._before_disconnect,
-                         backoff=Backoff(0.2, 5.0))
+                         backoff=Backoff(0.2, 5.0), manual_ack=True)
         self.requester = Requester(self.link, self.topics, sender=self.replica_id)
         self.events.start()
         self.writer.start()
@@ -149,6 +150,14 @@ class Coordinator:
     def deployments(self, device: str | None = None) -> list[dict[str, Any]]:
         return self.store.deployments(device)
 
+    def rejected(self, reason: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead letters (refused by validation or by the store), newest first."""
+        return self.store.rejected(reason, limit)
+
+    def rejection_counts(self) -> dict[str, int]:
+        """Refused messages per reason, as kept in the store (survives restarts)."""
+        return self.store.rejection_counts()
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every message received so far is in the store."""
         return self.writer.flush(timeout)
@@ -157,6 +166,7 @@ class Coordinator:
         return {"received": self.received, "stored": self.writer.stored,
                 "duplicates": self.writer.duplicates, "batches": self.writer.batches,
                 "pending": self.writer.pending, "rejected": self.rejections.snapshot(),
+                "quarantined": self.writer.quarantined,
                 "events_dropped": self.events.dropped,
                 "late_replies": self.requester.late_replies if self.requester else 0}
 
@@ -226,19 +236,27 @@ class Coordinator:
         link.publish_and_wait(self.topics.coordinator_presence(self.replica_id),
                               self._presence_payload(False), 1, True)
 
-    def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
-        """Network thread: route, validate, hand to the writer (or the waiting request)."""
+    def _on_message(self, topic: str, payload: bytes, retain: bool,
+                    delivery: Delivery | None = None) -> None:
+        """Network thread: route, validate, hand to the writer (or the waiting request).
+
+        What goes to the writer (stored or dead-lettered) is acked after its commit; a reply
+        is acked at once (the waiting caller has it; a lost one is a timeout, not lost data)."""
         self.received += 1
         route = self.topics.route(topic)
         if route is None or (route.kind not in STORED_KINDS and route.kind not in REPLY_KINDS):
-            self.rejections.count(ProtocolError("unknown_topic", "not an ingest topic"), "?", topic)
+            error = ProtocolError("unknown_topic", "not an ingest topic")
+            self.rejections.count(error, "?", topic)
+            self.writer.submit(rejected(topic, payload, error, delivery))
             return
         try:
             message = parse_message(route.kind, payload, route.device_id)
         except ProtocolError as exc:
             self.rejections.count(exc, route.kind, topic)
+            self.writer.submit(rejected(topic, payload, exc, delivery))
             return
         if route.kind in REPLY_KINDS:
+            ack_deliveries([delivery])
             reply = self.requester.resolve(route.device_id, message["body"], len(payload))
             if reply is not None:
                 self.events.emit(Event("reply", route.device_id,
@@ -246,7 +264,7 @@ class Coordinator:
                                         "latency_s": reply.latency_s}, message["ts"]))
             return
         self.writer.submit(Inbound(route.kind, route.device_id, route.name, message, payload,
-                                   time.time()))
+                                   time.time(), topic, delivery))
 
     # ----- liveness ---------------------------------------------------------------------------------
     def _offline_after(self, heartbeat_s: float | None) -> float:

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cloud_sync.coordinator import quarantine
 from cloud_sync.protocol import decode
 
 _SCHEMA = """
@@ -57,7 +58,7 @@ class Store:
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.write = _connect(self.path)
-            self.write.executescript(_SCHEMA)
+            self.write.executescript(_SCHEMA + quarantine.SCHEMA)
         self._read = _connect(self.path, readonly=readonly)
         self._read_lock = threading.Lock()
 
@@ -118,3 +119,16 @@ class Store:
                           (device,) if device else ())
         return [{"device_id": r[0], "job": r[1], "state": r[2], "ts": r[3],
                  "body": json.loads(r[4])} for r in rows]
+
+    def rejected(self, reason: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead letters, newest first (``cloud_sync.coordinator.quarantine``)."""
+        try:
+            return quarantine.listing(self, reason, limit)
+        except sqlite3.OperationalError:   # a store written before the table existed
+            return []
+
+    def rejection_counts(self) -> dict[str, int]:
+        try:
+            return quarantine.counts(self)
+        except sqlite3.OperationalError:
+            return {}

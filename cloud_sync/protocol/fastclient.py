@@ -19,8 +19,12 @@ three private methods, nothing in the protocol:
   qos, retain, dup, mid): paho's path builds an MQTTMessage with its MQTTMessageInfo
   and Condition, walks the per-topic callback matcher and formats a debug log line per
   message — ~40% of the coordinator's network thread (py-spy, ingest_bench). Anything
-  else (MQTT 5 properties, QoS2, manual acks, ``message_callback_add`` filters, a
-  packet split across reads, a topic that is not UTF-8) takes paho's own path.
+  else (MQTT 5 properties, QoS2, ``message_callback_add`` filters, a packet split
+  across reads, a topic that is not UTF-8) takes paho's own path;
+* with manual acks (``manual_ack_set(True)``: the coordinator acknowledges a QoS1
+  delivery only once it is committed to its store) the fast path queues no PUBACK, and
+  ``ack_many(mids)`` sends the PUBACKs of a whole committed batch as one packet with one
+  wake-up of the network loop (``ack()`` per message would wake it once per message).
 
 If a future paho changes these internals, ``make_client(fast=False)`` (or an upgrade
 of this class) keeps the stock behaviour; the spine tests exercise this path.
@@ -93,7 +97,7 @@ class BurstClient(mqtt.Client):
                 return _SUCCESS
 
     def _fast_publish_allowed(self) -> bool:
-        return (self._protocol != mqtt.MQTTv5 and not self._manual_ack
+        return (self._protocol != mqtt.MQTTv5
                 and self.on_message is not None
                 and not self._on_message_filtered._root._children)
 
@@ -141,11 +145,19 @@ class BurstClient(mqtt.Client):
                 self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
                 if not self.suppress_exceptions:
                     raise
-        if qos:
+        if qos and not self._manual_ack:
             self._packet_queue(PUBACK, _PUBACK_HEADER.pack(PUBACK, 2, mid), mid, 0)
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
         return True
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK every QoS1 message id in ``mids`` (manual-ack mode), in order, as one write."""
+        if not mids or not self._manual_ack:
+            return
+        data = b"".join(_PUBACK_HEADER.pack(PUBACK, 2, mid) for mid in mids)
+        # Marked as a plain PUBACK (mid 0): paho runs no per-packet logic for it after writing.
+        super()._packet_queue(PUBACK, data, 0, 0)
 
     def _sock_close(self) -> None:
         self._rbuf, self._rpos = b"", 0

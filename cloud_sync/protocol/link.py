@@ -39,6 +39,32 @@ class Backoff:
         self.attempt = 0
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One received message still to acknowledge: the connection (client) it came on and its id.
+
+    An ack for a connection that has since ended is dropped: the broker redelivers the message
+    on the next connection of the persistent session, with a new id."""
+
+    client: Any
+    mid: int
+    qos: int
+
+
+def ack_deliveries(deliveries: list["Delivery | None"]) -> None:
+    """Acknowledge ``deliveries`` (None and QoS0 entries are skipped), one write per connection."""
+    by_client: dict[int, tuple[Any, list[int]]] = {}
+    for delivery in deliveries:
+        if delivery is not None and delivery.qos == 1:
+            by_client.setdefault(id(delivery.client), (delivery.client, []))[1].append(delivery.mid)
+    for client, mids in by_client.values():
+        if hasattr(client, "ack_many"):
+            client.ack_many(mids)
+        else:
+            for mid in mids:
+                client.ack(mid, 1)
+
+
 class Link:
     """A supervised MQTT connection.
 
@@ -46,6 +72,11 @@ class Link:
     with ``subscribe_and_wait``); ``on_message(topic, payload, retain)`` runs on paho's
     network thread and must be quick; ``on_disconnect(link)`` after a connection ends;
     ``before_disconnect(link)`` on ``stop()`` while still connected (publish 'offline').
+
+    ``manual_ack=True``: QoS1 deliveries are not acknowledged on receipt; ``on_message`` gets
+    a fourth argument, a ``Delivery``, and the receiver passes it to ``ack_deliveries`` once
+    the message is safe (committed). Until then the broker holds the message, and redelivers
+    it to a persistent session after a crash.
     """
 
     def __init__(self, url: BrokerUrl | str, client_id: str, *, clean: bool = True,
@@ -56,7 +87,8 @@ class Link:
                  before_disconnect: Callable[["Link"], None] | None = None,
                  on_publish: Callable[[], None] | None = None,
                  backoff: Backoff | None = None, keepalive: int = 30,
-                 connect_timeout_s: float = 10.0, max_inflight: int = 100):
+                 connect_timeout_s: float = 10.0, max_inflight: int = 100,
+                 manual_ack: bool = False):
         self.url = as_url(url)
         self.client_id = client_id
         self.clean = clean
@@ -70,6 +102,7 @@ class Link:
         self.keepalive = keepalive
         self.connect_timeout_s = connect_timeout_s
         self.max_inflight = max_inflight
+        self.manual_ack = manual_ack
         self.client: mqtt.Client | None = None
         self.connected = threading.Event()
         self.connections = 0            # successful connects so far (1 = first)
@@ -151,11 +184,18 @@ class Link:
         self._connack.set()
 
     def _cb_message(self, client, userdata, message) -> None:
-        if self.on_message is not None:
-            try:
+        if self.on_message is None:
+            return
+        delivery = Delivery(client, message.mid, message.qos) if self.manual_ack else None
+        try:
+            if delivery is None:
                 self.on_message(message.topic, message.payload, message.retain)
-            except Exception:  # a handler bug must never kill the network thread
-                log.exception("message handler failed on %s", message.topic)
+            else:
+                self.on_message(message.topic, message.payload, message.retain, delivery)
+        except Exception:  # a handler bug must never kill the network thread
+            log.exception("message handler failed on %s", message.topic)
+            if delivery is not None:
+                ack_deliveries([delivery])   # redelivering it would fail the same way
 
     def _cb_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         with self._sub_lock:
@@ -178,6 +218,8 @@ class Link:
         client.on_message = self._cb_message
         client.on_subscribe = self._cb_subscribe
         client.on_publish = self._cb_publish
+        if self.manual_ack:
+            client.manual_ack_set(True)
         client.reconnect_delay_set(3600, 3600)  # we reconnect ourselves; keep paho from doing it
         return client
 

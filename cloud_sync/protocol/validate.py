@@ -32,8 +32,18 @@ SIZE_LIMITS: dict[str, int] = {
     "other": 1 * MB,   # device-scoped topics a component defines itself
 }
 MAX_STRING = 64 * KB   # any single string in a control body
+# Every integer that enters must fit SQLite's INTEGER (64-bit signed): a bigger one passed
+# validation once, made the batch insert raise OverflowError and cost other devices' results.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# Envelope timestamps: not before the epoch (a device without a clock reports ~0 and its
+# results are still kept) and not after 2100-01-01 (a wild value would sort after every
+# real result and never age out of the dashboard's windows).
+TS_MIN, TS_MAX = 0.0, 4_102_444_800.0
+MAX_NESTING = 32       # containers inside a body (JSON/CBOR maps and lists)
+MAX_ITEMS = 100_000    # values inside one body (a typed array counts as one)
 REASONS = ("unknown_topic", "oversize", "undecodable", "not_envelope", "bad_version",
-           "bad_envelope", "device_mismatch", "bad_body")
+           "bad_envelope", "device_mismatch", "bad_body", "out_of_range",
+           "store_error")   # the last: valid on the wire, refused by the coordinator's store
 DEPLOY_STATES = ("queued", "downloading", "verifying", "activating", "healthy",
                  "rolled_back", "failed")
 
@@ -81,6 +91,48 @@ def _bad(detail: str) -> ProtocolError:
     return ProtocolError("bad_body", detail)
 
 
+def _out_of_range(detail: str) -> ProtocolError:
+    return ProtocolError("out_of_range", detail)
+
+
+def _int_in(value: int, name: str, low: int = INT64_MIN, high: int = INT64_MAX) -> int:
+    if not low <= value <= high:
+        raise _out_of_range(f"{name} = {value} is outside {low}..{high}")
+    return value
+
+
+def check_values(body: Any, where: str = "body") -> None:
+    """Every value inside ``body`` within what the store and the graph can hold: integers
+    64-bit signed, floats finite, nesting at most MAX_NESTING, at most MAX_ITEMS values.
+    The reason names the path of the value (``body.tasks.0.n``).
+
+    Iterative (a hostile 10,000-deep list must not hit Python's recursion limit here)."""
+    stack: list[tuple[Any, tuple]] = [(body, ())]
+    seen = 0
+    while stack:
+        value, path = stack.pop()
+        seen += 1
+        if seen > MAX_ITEMS:
+            raise _bad(f"{where} holds more than {MAX_ITEMS} values")
+        if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+            continue
+        if isinstance(value, int):
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise _out_of_range(f"{_path(where, path)} = {value} does not fit 64 bits signed")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise _out_of_range(f"{_path(where, path)} is not finite ({value})")
+        elif isinstance(value, (dict, list, tuple)):
+            if len(path) >= MAX_NESTING:
+                raise _bad(f"{_path(where, path)} nests deeper than {MAX_NESTING} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((item, (*path, key)) for key, item in items)
+
+
+def _path(where: str, path: tuple) -> str:
+    return ".".join([where, *map(str, path)])[:200]
+
+
 def _field(body: dict, name: str, types: type | tuple[type, ...], required: bool = True) -> Any:
     value = body.get(name)
     if value is None:
@@ -94,7 +146,18 @@ def _field(body: dict, name: str, types: type | tuple[type, ...], required: bool
     if isinstance(value, str) and len(value) > MAX_STRING:
         raise _bad(f"field {name!r} is a string of {len(value)} chars (limit {MAX_STRING})")
     if isinstance(value, float) and not math.isfinite(value):
-        raise _bad(f"field {name!r} is not finite")
+        raise _out_of_range(f"field {name!r} is not finite")
+    if isinstance(value, int) and not isinstance(value, bool):
+        _int_in(value, f"field {name!r}")
+    return value
+
+
+def _number_in(body: dict, name: str, low: float, high: float, required: bool = True,
+               types: type | tuple[type, ...] = (int, float)) -> Any:
+    """A numeric field within [low, high] (the reason names the field and the bounds)."""
+    value = _field(body, name, types, required)
+    if value is not None and not low <= value <= high:
+        raise _out_of_range(f"field {name!r} = {value} is outside {low}..{high}")
     return value
 
 
@@ -110,9 +173,13 @@ NUMBER = (int, float)
 
 # ----- one validator per kind (body only; the envelope is checked in parse_message) --------------
 
+DAY_S = 86_400.0
+VERSION_MAX = INT64_MAX
+
+
 def validate_state(body: dict) -> None:
     _field(body, "online", bool)
-    _field(body, "bdSeq", int, required=False)
+    _number_in(body, "bdSeq", 0, INT64_MAX, required=False, types=int)
 
 
 def validate_td(body: dict) -> None:
@@ -122,10 +189,10 @@ def validate_td(body: dict) -> None:
 
 
 def validate_health(body: dict) -> None:
-    if _field(body, "interval_s", NUMBER) <= 0:
-        raise _bad("interval_s must be > 0")
-    _field(body, "uptime_s", NUMBER, required=False)
-    _field(body, "cpu_percent", NUMBER, required=False)
+    if _number_in(body, "interval_s", 0, DAY_S) == 0:
+        raise _out_of_range("field 'interval_s' must be > 0")
+    _number_in(body, "uptime_s", 0, 100 * 365 * DAY_S, required=False)
+    _number_in(body, "cpu_percent", 0, 100 * 1024, required=False)   # up to 1,024 cores
     _field(body, "mem", dict, required=False)
     _field(body, "outbox", dict, required=False)
     _field(body, "tasks", dict, required=False)
@@ -136,12 +203,12 @@ def validate_result(body: dict) -> None:
 
 
 def validate_config_desired(body: dict) -> None:
-    _field(body, "version", int)
+    _number_in(body, "version", 0, VERSION_MAX, types=int)
     _field(body, "config", dict)
 
 
 def validate_config_reported(body: dict) -> None:
-    _field(body, "version", int)
+    _number_in(body, "version", 0, VERSION_MAX, types=int)
     _field(body, "config", dict)
     _field(body, "applied", bool, required=False)
     _field(body, "error", str, required=False)
@@ -166,13 +233,21 @@ def validate_deploy(body: dict) -> None:
         raise _bad(f"deploy state {state!r} is not one of {DEPLOY_STATES}")
 
 
+def _round(body: dict) -> None:
+    value = _field(body, "round", (int, str))
+    if isinstance(value, str) and not 0 < len(value) <= 128:
+        raise _bad("field 'round' must have 1-128 chars")
+    if isinstance(value, int):
+        _int_in(value, "field 'round'", 0)
+
+
 def validate_fl_global(body: dict) -> None:
-    _field(body, "round", (int, str))
-    _field(body, "sha256", str, required=False)
+    _round(body)
+    _short_str(body, "sha256", required=False)
 
 
 def validate_fl_update(body: dict) -> None:
-    _field(body, "round", (int, str))
+    _round(body)
 
 
 def validate_coordinator_state(body: dict) -> None:
@@ -206,8 +281,13 @@ def validate_envelope(message: Any, device_id: str | None) -> dict:
         raise ProtocolError("bad_envelope", "dev must be a string of 1-64 chars")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise ProtocolError("bad_envelope", "seq must be a non-negative integer")
+    if seq > INT64_MAX:
+        raise _out_of_range(f"seq = {seq} is over {INT64_MAX} (64-bit signed)")
     if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
         raise ProtocolError("bad_envelope", "ts must be a finite number (unix seconds)")
+    if not TS_MIN <= ts <= TS_MAX:
+        raise _out_of_range(f"ts = {ts} is outside {TS_MIN:.0f}..{TS_MAX:.0f} (unix seconds, "
+                            f"1970-2100)")
     if not isinstance(message.get("body"), dict):
         raise ProtocolError("bad_envelope", "body must be a map")
     if not isinstance(message.get("historical", False), bool):
@@ -231,5 +311,6 @@ def parse_message(kind: str, payload: bytes, device_id: str | None) -> dict:
     except Exception as exc:  # any decoder failure on hostile bytes is a rejection, not a crash
         raise ProtocolError("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}") from None
     validate_envelope(message, device_id)
-    VALIDATORS[kind](message["body"])
+    VALIDATORS[kind](message["body"])   # names the field when a known one is wrong
+    check_values(message["body"])
     return message

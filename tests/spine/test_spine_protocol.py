@@ -68,7 +68,7 @@ def _env(**changes):
     (_env(body=[1]), "bad_envelope"),
     (_env(dev="other"), "device_mismatch"),
     (_env(body={"interval_s": "fast"}), "bad_body"),
-    (_env(body={"interval_s": -1}), "bad_body"),
+    (_env(body={"interval_s": -1}), "out_of_range"),
     (_env(body={"interval_s": 1, "tasks": {"x": "y" * 70_000}}), "oversize"),
 ])
 def test_each_malformed_health_message_is_rejected_with_its_reason(payload, reason):
