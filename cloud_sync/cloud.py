@@ -27,9 +27,12 @@ class CloudStack:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Writes over HTTP (deploy, SPARQL update) need a bearer token from this store; the stack
-        # issues its own "coordinator" token at each start (named tokens: 'cloud-sync credentials').
+        # issues its own "coordinator" token at each start into a 0600 file (never on stdout,
+        # where logs and terminals keep it); named tokens: 'cloud-sync credentials token'.
         self.tokens = TokenStore(self.data_dir / "security" / "http_tokens.json")
-        self.write_token = self.tokens.issue("coordinator")
+        self.write_token_path = self.tokens.issue_to_file(
+            "coordinator", self.data_dir / "security" / "http_write_token")
+        self.write_token = self.write_token_path.read_text().strip()
         self.with_ota = ota
         self.ota = None
         self.coordinator = Coordinator(broker_url, self.data_dir, **coordinator_options)

@@ -1,4 +1,4 @@
-"""`cloud-sync coordinator | devices | results | cmd`: run the coordinator and look at the fleet."""
+"""`cloud-sync coordinator | devices | results | rejected | cmd`: run the coordinator, look at the fleet."""
 from __future__ import annotations
 
 import argparse
@@ -67,6 +67,21 @@ def register(subparsers) -> None:
     p.set_defaults(handler=show_results)
 
     p = subparsers.add_parser(
+        "rejected", formatter_class=fmt, help="messages the coordinator refused, with reasons",
+        description="List dead letters: messages refused by validation (bad envelope, out-of-range "
+                    "number, oversize ...) or by the store (stage 'store': the rest of their batch "
+                    "was stored). One row per topic and payload digest; a repeat (a retained "
+                    "message redelivered at reconnect) bumps its count. Totals per reason first.",
+        epilog="examples:\n  cloud-sync rejected\n  cloud-sync rejected --reason out_of_range --limit 5\n"
+               "  cloud-sync rejected --counts --json\n")
+    _data_arg(p)
+    p.add_argument("--reason", help="only this reason (e.g. out_of_range, undecodable, store_error)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    p.add_argument("--counts", action="store_true", help="only the totals per reason")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=show_rejected)
+
+    p = subparsers.add_parser(
         "cmd", formatter_class=fmt, help="send a command to a device and print its reply",
         description="Send DEVICE the command NAME with ARGS (key=value pairs, values parsed as JSON "
                     "when possible, or one JSON object) and print the reply. Built-in commands: "
@@ -99,19 +114,24 @@ def run_coordinator(args) -> int:
     coord = stack.coordinator
     print(f"coordinator {args.replica_id}: broker {coord.link.url}, store {coord.store.path}", flush=True)
     print(f"dashboard {stack.dashboard_url} · SPARQL {stack.dashboard_url}sparql", flush=True)
-    print(f"HTTP write token for this run (deploy, SPARQL update): {stack.write_token}\n"
-          f"  lasting tokens: 'cloud-sync credentials token NAME --data {args.data}'", flush=True)
+    print(f"HTTP write token for this run (deploy, SPARQL update) is in {stack.write_token_path} "
+          f"(mode 0600)\n  lasting tokens: 'cloud-sync credentials token NAME --data {args.data}'",
+          flush=True)
     try:
         while True:
             time.sleep(10)
             s = coord.stats()
             print(f"received {s['received']} stored {s['stored']} duplicates {s['duplicates']} "
-                  f"rejected {sum(s['rejected'].values())}", flush=True)
+                  f"rejected {sum(s['rejected'].values())}{_by_reason(s['rejected'])}", flush=True)
     except KeyboardInterrupt:
         pass
     finally:
         stack.stop()
     return 0
+
+
+def _by_reason(counts: dict[str, int]) -> str:
+    return f" ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})" if counts else ""
 
 
 def _store(args):
@@ -146,6 +166,24 @@ def show_results(args) -> int:
         return 0
     for row in store.results(args.device, args.task, args.since, args.limit):
         print(json.dumps(row, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    return 0
+
+
+def show_rejected(args) -> int:
+    store = _store(args)
+    counts = store.rejection_counts()
+    rows = [] if args.counts else store.rejected(args.reason, args.limit)
+    if args.json:
+        print(json.dumps({"counts": counts, **({} if args.counts else {"rejected": rows})}, indent=2))
+        return 0
+    if not counts:
+        print("no rejected messages")
+        return 0
+    print("per reason: " + ", ".join(f"{reason} {n}" for reason, n in counts.items()))
+    for row in rows:
+        seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["last_seen"]))
+        print(f"{seen}  {row['reason']:<14} x{row['count']:<5} {row['stage']:<10} {row['topic']}\n"
+              f"    {row['detail']}  (sha256 {row['digest'][:16]}…, {row['size']} bytes)")
     return 0
 
 

@@ -14,11 +14,11 @@ direction per concern:
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloud_sync.protocol.topics import DEVICE_ID_RE, TopicTree
+from cloud_sync.security.private_files import write_private
 
 # What a device may read, relative to its own subtree / the fleet prefix (docs/protocol.md).
 DEVICE_READS = ("cmd/#", "task/+/request", "config/desired", "deploy/#")
@@ -62,11 +62,4 @@ class AclRules:
         return "\n".join(lines) + "\n"
 
     def save(self, path: Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(self.render())
-        os.replace(tmp, path)
-        return path
+        return write_private(path, self.render())

@@ -12,7 +12,6 @@ Everything lives under ``<data>/security/`` (mode 0600 files):
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from cloud_sync.protocol.topics import TopicTree, check_device_id
 from cloud_sync.security.acl import AclRules, check_user_name
 from cloud_sync.security.passwords import PasswordFile, new_password
+from cloud_sync.security.private_files import write_private
 from cloud_sync.security.tokens import TokenStore
 
 
@@ -50,11 +50,7 @@ class CredentialStore:
         return self._role_dir(role) / f"{username}.json"
 
     def _write_secret(self, creds: Credentials) -> None:
-        path = self.secret_path(creds.username, creds.role)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(creds.to_json())
+        write_private(self.secret_path(creds.username, creds.role), creds.to_json())
 
     def get(self, username: str, role: str = "device") -> Credentials | None:
         path = self.secret_path(username, role)
@@ -100,10 +96,14 @@ class CredentialStore:
                 names.add(name)
         passwd.save()
         rules.save(self.acl_path)
-        self.conf_path.write_text(self.mosquitto_conf())
-        return self.conf_path
+        return write_private(self.conf_path, self.mosquitto_conf())
 
     def mosquitto_conf(self) -> str:
-        """Global broker lines (append after the listener lines); reload with SIGHUP after changes."""
-        return (f"password_file {self.passwd_path}\n"
-                f"acl_file {self.acl_path}\n")
+        """Global broker lines (append after the listener lines); reload with SIGHUP after changes.
+
+        Paths are absolute (the broker runs from its own working directory, not ours) and
+        anonymous clients are refused: with a password file but no ``allow_anonymous false``
+        an older Mosquitto, or a listener with per-listener settings, lets anyone in."""
+        return ("allow_anonymous false\n"
+                f"password_file {self.passwd_path.absolute()}\n"
+                f"acl_file {self.acl_path.absolute()}\n")

@@ -14,6 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from cloud_sync.security.private_files import write_private
+
 ITERATIONS = 1000      # broker cost per CONNECT: ~1 ms at this count; mosquitto_passwd uses 101
 SALT_BYTES = 12
 
@@ -73,10 +75,5 @@ class PasswordFile:
 
     def save(self) -> Path:
         """Write atomically with mode 0600 (the broker warns about world-readable files)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.writelines(f"{user}:{encoded}\n" for user, encoded in sorted(self.entries.items()))
-        os.replace(tmp, self.path)
-        return self.path
+        return write_private(self.path, "".join(f"{user}:{encoded}\n"
+                                                for user, encoded in sorted(self.entries.items())))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from pathlib import Path
 from typing import Mapping
+
+from cloud_sync.security.private_files import write_private
 
 
 class TokenError(PermissionError):
@@ -38,18 +39,19 @@ class TokenStore:
         token = secrets.token_urlsafe(32)
         entries = self._load()
         entries[name] = {"sha256": _digest(token), "created": time.time()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(entries, out, indent=1)
-        os.replace(self.path.with_suffix(".tmp"), self.path)
+        write_private(self.path, json.dumps(entries, indent=1))
         return token
+
+    def issue_to_file(self, name: str, path: Path) -> Path:
+        """Issue ``name``'s token into ``path`` (mode 0600, created so: never readable by
+        others, not even for a moment) instead of showing it; returns the absolute path."""
+        return write_private(Path(path).absolute(), self.issue(name) + "\n")
 
     def revoke(self, name: str) -> bool:
         entries = self._load()
         if entries.pop(name, None) is None:
             return False
-        self.path.write_text(json.dumps(entries, indent=1))
+        write_private(self.path, json.dumps(entries, indent=1))
         return True
 
     def check(self, token: str | None) -> str | None:
