@@ -38,7 +38,7 @@ def _emit(fleet: FleetGraph, kind: str, device: str, body: dict, ts: float) -> N
 @pytest.fixture
 def live():
     store = GraphStore.open(None)
-    fleet = FleetGraph(store, summary_interval_s=0.0)
+    fleet = FleetGraph(store, summary_interval_s=0.0, batch_interval_s=0.0)
     for site, parent in SITES.items():
         fleet.add_site(site, site.title(), parent=parent)
     yield store, fleet

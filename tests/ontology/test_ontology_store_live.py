@@ -80,7 +80,7 @@ def test_invalid_description_never_enters_the_store():
 def test_live_graph_follows_events(small_fleet):
     store = GraphStore.open(None)
     hub = ListenerHub()
-    fleet = FleetGraph(store, summary_interval_s=0.0).attach(hub)
+    fleet = FleetGraph(store, summary_interval_s=0.0, batch_interval_s=0.0).attach(hub)
     fleet.add_site("eu", "Europe")
     fleet.add_site("eu-oslo", "Oslo", parent="eu")
     for i, pid in enumerate(["raspberry-pi-4b-4gb", "arduino-nano-33-ble-sense", "jetson-nano"]):

@@ -26,7 +26,7 @@ def test_live_events_reach_both_copies_and_survive_a_restart(tmp_path):
     path = tmp_path / "graph"
     store = GraphStore.open(path, memory_copy=True)
     assert "served from memory" in store.location
-    fleet = FleetGraph(store, summary_interval_s=0.0)
+    fleet = FleetGraph(store, summary_interval_s=0.0, batch_interval_s=0.0)
     fleet.add_site("north", "North")
     for i in range(4):
         body = thing_description(load_profile("raspberry-pi-4b-4gb"), f"m{i}", site="north")
