@@ -3,7 +3,8 @@
 #  - Debian packages (mosquitto broker, libusb for open3d, espeak-ng/sox for speech data,
 #    chromium for the dashboard test) when run as root; otherwise prints the apt-get line.
 #  - a virtual environment in .venv (Debian and Pi OS Bookworm refuse system-wide pip)
-#    with the project and its extras; reinstalled only when pyproject.toml changes.
+#    with the project and its extras at the versions of requirements/dev.lock (the lock CI
+#    tests; `bash scripts/lock.sh` regenerates it); reinstalled only when either file changes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EDGE_RUNTIME_VENV:-$ROOT/.venv}"
@@ -38,10 +39,16 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.edge-runtime-installed"
-want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) $EXTRAS"
+LOCK="$ROOT/requirements/dev.lock"
+want="$(cat "$ROOT/pyproject.toml" "$LOCK" | sha256sum | cut -d' ' -f1) $EXTRAS"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing the project with extras [$EXTRAS] (first time: a few minutes)"
+  say "installing the project with extras [$EXTRAS] pinned by requirements/dev.lock (first time: a few minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]"
+  if [ "$EXTRAS" = all ]; then       # the lock is [all]: install it as it is, then the project
+    "$VENV/bin/python" -m pip install -q -r "$LOCK"
+    "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT"
+  else
+    "$VENV/bin/python" -m pip install -q -c "$LOCK" -e "$ROOT[$EXTRAS]"
+  fi
   echo "$want" > "$stamp"
 fi

@@ -34,7 +34,7 @@ class BundleRequest:
     cloud_data: Path
     broker: str = "mqtt://127.0.0.1:1883"
     arch: str | None = None
-    python: str = "3.11"
+    python: str | None = None          # None: what the board's OS ships (targets.DEFAULT_PYTHON)
     model: Path | None = None
     client_cert: bool = False
     wheel: Path | None = None          # a prebuilt edge-runtime wheel (else built from the checkout)

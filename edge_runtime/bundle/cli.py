@@ -50,7 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--cloud-data", type=Path, default=Path("var"),
                    help="coordinator data folder with credentials and the fleet key (default ./var)")
     p.add_argument("--arch", help="override the profile's architecture (e.g. armv7l for a 32-bit OS)")
-    p.add_argument("--python", default="3.11", help="device Python version (default 3.11, Pi OS Bookworm)")
+    p.add_argument("--python", default=None,
+                   help="device Python version (default: what the board's OS ships: 3.11 on Pi OS "
+                        "Bookworm and x86, 3.10 on Jetson JetPack 6)")
     p.add_argument("--model", type=Path, help="a model file to serve as task 'model'")
     p.add_argument("--client-cert", action="store_true", help="also a TLS client certificate (mqtts)")
     p.add_argument("--wheel", type=Path, help="prebuilt edge-runtime wheel (default: build from this checkout)")

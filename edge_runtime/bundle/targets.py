@@ -1,8 +1,8 @@
 """Which Python wheels a device can install: per architecture and Python version, or a refusal.
 
-A bundle is only useful if ``pip install`` succeeds on the device without compiling, so the
-pins below are versions this project is tested with that publish manylinux wheels for both
-x86_64 and aarch64 (CPython 3.11-3.13). 32-bit ARM (a Pi on a 32-bit OS) has no
+A bundle is only useful if ``pip install`` succeeds on the device without compiling, so its
+pins come from the lock files in ``pins/`` (see ``lockfile``): resolved by ``scripts/lock.sh``
+from binary wheels only, per platform and CPython 3.10-3.13, constrained by what CI tests. 32-bit ARM (a Pi on a 32-bit OS) has no
 onnxruntime or ai-edge-litert wheels at all, and microcontrollers run no Linux: for those
 the bundle command refuses with the reason instead of writing a bundle that cannot work.
 """
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Tested pins (the versions in this project's CI environment).
-PINS = {
-    "numpy": "2.4.6", "scipy": "1.17.1", "paho-mqtt": "2.2.0", "cbor2": "6.3.0",
-    "pyyaml": "6.0.4", "psutil": "7.2.2", "cryptography": "50.0.2",
-    "onnxruntime": "1.32.0", "ai-edge-litert": "2.3.0",
-}
-SUPPORTED_PYTHONS = ("3.11", "3.12", "3.13")
+from edge_runtime.bundle.lockfile import device_pins, locked_targets
+
 WHEEL_ARCHES = {"x86_64", "aarch64"}
+# The Python a board's OS ships: JetPack 6 is Ubuntu 22.04 (3.10), Pi OS Bookworm Debian 12 (3.11).
+DEFAULT_PYTHON = {"jetson": "3.10"}
 THIRTY_TWO_BIT_ARM = {"armv7l", "armv6l", "armhf", "arm"}
 # NVIDIA's Jetson wheel index for JetPack 6 (CUDA 12.6), from the jetson-containers project.
 JETSON_GPU_INDEX = "https://pypi.jetson-ai-lab.dev/jp6/cu126"
@@ -43,11 +40,12 @@ class BundleTarget:
         return f"manylinux_2_28_{self.arch}"
 
 
-def resolve_target(profile, arch: str | None = None, python: str = "3.11",
+def resolve_target(profile, arch: str | None = None, python: str | None = None,
                    jetson_index: str = JETSON_GPU_INDEX) -> BundleTarget:
     """The wheel target for ``profile`` (``arch`` overrides the profile, e.g. armv7l for a Pi
     on a 32-bit OS), or UnsupportedTarget explaining why no working bundle exists."""
     arch = (arch or profile.arch).lower()
+    python = python or DEFAULT_PYTHON.get(profile.device_class, "3.11")
     if profile.device_class == "mcu":
         raise UnsupportedTarget(
             f"{profile.id} is a microcontroller ({profile.cpu_model}): it runs no Linux or Python, so "
@@ -61,12 +59,13 @@ def resolve_target(profile, arch: str | None = None, python: str = "3.11",
     if arch not in WHEEL_ARCHES:
         raise UnsupportedTarget(f"{profile.id}: architecture {arch!r} has no onnxruntime/LiteRT wheels; "
                                 f"supported: {', '.join(sorted(WHEEL_ARCHES))}")
-    if python not in SUPPORTED_PYTHONS:
+    supported = sorted(p for a, p in locked_targets() if a == arch)
+    if python not in supported:
         raise UnsupportedTarget(
-            f"Python {python} is not supported (the agent needs {', '.join(SUPPORTED_PYTHONS)}). "
-            + ("JetPack 6 ships 3.10: use the L4T Dockerfile in the bundle, which installs 3.11."
-               if profile.device_class == "jetson" else "Install a supported Python on the device."))
-    target = BundleTarget(profile.id, profile.device_class, arch, python, dict(PINS),
+            f"Python {python} on linux/{arch} is not supported: locked and tested are "
+            f"{', '.join(supported)}. Install one of those on the device (or add the target to "
+            f"scripts/lock.sh).")
+    target = BundleTarget(profile.id, profile.device_class, arch, python, device_pins(arch, python),
                           list(profile.backends.onnxruntime_providers or ["CPUExecutionProvider"]))
     if profile.device_class == "sbc":
         target.notes.append("Raspberry Pi OS Bookworm refuses system-wide pip (PEP 668): the install "

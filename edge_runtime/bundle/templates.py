@@ -122,17 +122,16 @@ DOCKERFILE_L4T = """\
 #   docker build -t edge-runtime-@DEVICE_ID@ .
 #   docker run -d --runtime nvidia --restart on-failure -v edge-state:/opt/edge-runtime/state \\
 #       edge-runtime-@DEVICE_ID@
-# JetPack 6 (Ubuntu 22.04) ships Python 3.10; the agent needs >= 3.11, so the image adds 3.11.
+# JetPack 6 (Ubuntu 22.04) ships Python 3.10, which the device side supports (its own lock).
 # onnxruntime-gpu comes from NVIDIA's Jetson index when it has a wheel for this Python,
 # else the CPU provider is used; the task status reports the provider actually in use.
 ARG L4T_IMAGE=nvcr.io/nvidia/l4t-jetpack:r36.4.0
 FROM ${L4T_IMAGE}
-RUN apt-get update && apt-get install -y --no-install-recommends software-properties-common \\
- && add-apt-repository -y universe && apt-get update \\
- && apt-get install -y --no-install-recommends python3.11 python3.11-venv ca-certificates \\
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends python@PYTHON@ python@PYTHON@-venv ca-certificates \\
  && rm -rf /var/lib/apt/lists/*
 COPY . /bundle
-RUN bash /bundle/install.sh --prefix /opt/edge-runtime --python python3.11 --no-systemd
+RUN bash /bundle/install.sh --prefix /opt/edge-runtime --python python@PYTHON@ --no-systemd
 RUN useradd --system --home-dir /opt/edge-runtime/state edge-runtime \\
  && chown -R edge-runtime /opt/edge-runtime/state
 USER edge-runtime
