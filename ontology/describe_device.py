@@ -1,53 +1,23 @@
-"""Device profile (+ detected facts) → RDF description and W3C WoT Thing Description (JSON-LD).
+"""Device profile (+ detected facts) → RDF description; W3C WoT Thing Description → the same RDF.
 
-The TD is the device's birth certificate: the agent publishes it on registration and the
-coordinator turns it back into the same RDF with `graph_from_thing_description`, so the graph
-holds exactly what the device said about itself. Both directions share one table of fields.
+The TD is the device's birth certificate: the agent writes it as plain JSON
+(`cloud_sync.protocol.thing`, no rdflib on the device) and the coordinator turns it into RDF
+with `graph_from_thing_description`, so the graph holds exactly what the device said about
+itself. Both directions share one table of fields (`SCALAR_FIELDS`).
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
+from cloud_sync.protocol.thing import (SCALAR_FIELDS, backend_names, profile_facts, sensor_kind,
+                                       thing_description)
 from ontology.ns import ER, SAREF, SCHEMA, SOSA, TD, new_graph, device_iri, site_iri
 
-TD_CONTEXT = "https://www.w3.org/2022/wot/td/v1.1"
-# profile field → (our term, python type). Shared by the RDF builder and the TD writer/reader.
-SCALAR_FIELDS: list[tuple[str, str, type]] = [
-    ("id", "profileId", str), ("device_class", "deviceClass", str), ("cpu_model", "cpuModel", str),
-    ("arch", "architecture", str), ("cores", "cpuCores", int), ("cpu_freq_hz", "cpuFrequencyHz", int),
-    ("ram_bytes", "ramBytes", int), ("storage_bytes", "storageBytes", int),
-    ("power_class", "powerClass", str), ("peak_gflops", "peakGflops", float),
-]
-
-
-def profile_facts(profile: Any, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A plain dict of the profile's fields (Profile object or mapping), detected facts on top."""
-    base = profile.to_dict() if hasattr(profile, "to_dict") else dict(profile or {})
-    merged = {**base, **dict(facts or {})}
-    backends = merged.get("backends") or {}
-    if not isinstance(backends, Mapping):
-        backends = {"litert": getattr(backends, "litert", False), "tflm": getattr(backends, "tflm", False),
-                    "onnxruntime_providers": list(getattr(backends, "onnxruntime_providers", []))}
-    merged["backends"] = dict(backends)
-    merged["accelerators"] = [a if isinstance(a, Mapping) else vars(a) for a in merged.get("accelerators") or []]
-    merged["sensors"] = list(merged.get("sensors") or [])
-    return merged
-
-
-def backend_names(backends: Mapping[str, Any]) -> list[str]:
-    names = [name for name in ("litert", "tflm") if backends.get(name)]
-    if backends.get("onnxruntime_providers"):
-        names.append("onnxruntime")
-    return names
-
-
-def sensor_kind(text: str) -> str:
-    """'microphone (MP34DT05 PDM)' → 'microphone', 'imu-9axis (LSM9DS1)' → 'imu'."""
-    return re.split(r"[\s(\-_/]", text.strip().lower(), maxsplit=1)[0] or text.strip().lower()
+__all__ = ["device_graph", "site_graph", "graph_from_thing_description", "thing_description",
+           "profile_facts", "backend_names", "sensor_kind", "SCALAR_FIELDS"]
 
 
 def device_graph(profile: Any, device_id: str, *, facts: Mapping[str, Any] | None = None,
@@ -104,67 +74,6 @@ def site_graph(site_id: str, name: str | None = None, parent: str | None = None)
     if parent:
         graph.add((site, SCHEMA.containedInPlace, site_iri(parent)))
     return graph
-
-
-# ------------------------------------------------------------------------- Thing Description
-def _form(topic: str, op: str | list[str]) -> dict:
-    return {"href": topic, "op": op, "contentType": "application/cbor", "mqv:topic": topic}
-
-
-def thing_description(profile: Any, device_id: str, base_topic: str | None = None,
-                      *, facts: Mapping[str, Any] | None = None, site: str | None = None) -> dict:
-    """The device's W3C WoT Thing Description 1.1 (JSON-LD) with its resources as er: terms."""
-    info = profile_facts(profile, facts)
-    topic = base_topic or f"edge/v1/default/{device_id}"
-    td: dict[str, Any] = {
-        "@context": [TD_CONTEXT, {"er": str(ER), "saref": str(SAREF), "sosa": str(SOSA),
-                                  "schema": str(SCHEMA), "mqv": "http://www.example.org/mqtt-binding#"}],
-        "@type": ["saref:Device", "sosa:Platform"],
-        "id": str(device_iri(device_id)),
-        "title": device_id,
-        "description": f"{info.get('name') or info.get('id') or 'device'} running the edge-runtime agent",
-        "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
-        "security": "nosec_sc",
-        "er:deviceId": device_id,
-        "er:baseTopic": topic,
-        "properties": {
-            "state": {"type": "object", "readOnly": True, "observable": True,
-                      "description": "online/offline (birth and last-will messages)",
-                      "forms": [_form(f"{topic}/state", ["readproperty", "observeproperty"])]},
-            "health": {"type": "object", "readOnly": True, "observable": True,
-                       "description": "periodic health aggregates: CPU, memory, temperature, outbox",
-                       "forms": [_form(f"{topic}/health", ["readproperty", "observeproperty"])]},
-        },
-        "actions": {
-            "deploy": {"description": "install a signed model bundle (job order)",
-                       "uriVariables": {"job": {"type": "string"}},
-                       "forms": [_form(f"{topic}/deploy/{{job}}/order", "invokeaction")]},
-            "command": {"description": "run an agent command; the reply (…/reply) carries the correlation id",
-                        "uriVariables": {"command": {"type": "string"}},
-                        "forms": [_form(f"{topic}/cmd/{{command}}", "invokeaction")]},
-        },
-        "events": {
-            "result": {"description": "workload results, one topic level per task",
-                       "forms": [_form(f"{topic}/result/+", "subscribeevent")]},
-            "deployState": {"description": "state of each deployment job (queued … healthy / failed)",
-                            "forms": [_form(f"{topic}/deploy/+", "subscribeevent")]},
-        },
-    }
-    for key, term, kind in SCALAR_FIELDS:
-        if info.get(key) is not None:
-            td[f"er:{term}"] = kind(info[key])
-    td["er:supportsBackend"] = backend_names(info["backends"])
-    td["er:onnxProvider"] = list(info["backends"].get("onnxruntime_providers") or [])
-    td["er:hasAccelerator"] = [{"@type": "er:Accelerator", "er:acceleratorKind": a.get("kind"),
-                                "title": a.get("name") or a.get("kind"), "er:tops": a.get("tops")}
-                               for a in info["accelerators"]]
-    td["sosa:hosts"] = [{"@type": "sosa:Sensor", "er:sensorKind": sensor_kind(s), "title": s}
-                        for s in info["sensors"]]
-    if info.get("name"):
-        td["er:boardName"] = info["name"]
-    if site:
-        td["schema:location"] = site
-    return td
 
 
 def graph_from_thing_description(td: Mapping[str, Any]) -> tuple[str, Graph]:

@@ -6,20 +6,15 @@ SeLoC-ML's shipped queries returning nothing).
 """
 from __future__ import annotations
 
-from urllib.parse import quote
 
-from rdflib import Namespace
+from rdflib import Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
-ER = Namespace("https://w3id.org/edge-runtime/ns#")
-ID = Namespace("https://w3id.org/edge-runtime/id/")
-TD = Namespace("https://www.w3.org/2019/wot/td#")
-SOSA = Namespace("http://www.w3.org/ns/sosa/")
-SSN = Namespace("http://www.w3.org/ns/ssn/")
-SAREF = Namespace("https://saref.etsi.org/core/")
-MLS = Namespace("http://www.w3.org/ns/mls#")
-SCHEMA = Namespace("https://schema.org/")
-DCT = Namespace("http://purl.org/dc/terms/")
+from cloud_sync.protocol.thing import NAMESPACES, mint_iri
+
+# The IRI strings are the device's too (its Thing Description): one table for both sides.
+ER, ID, TD, SOSA, SSN, SAREF, MLS, SCHEMA, DCT = (
+    Namespace(NAMESPACES[p]) for p in ("er", "id", "td", "sosa", "ssn", "saref", "mls", "schema", "dct"))
 
 PREFIXES: dict[str, str] = {
     "er": str(ER), "td": str(TD), "sosa": str(SOSA), "ssn": str(SSN), "saref": str(SAREF),
@@ -55,9 +50,7 @@ def new_graph(readable: bool = False):
 
 
 def _mint(kind: str, local_id: str):
-    if not local_id or not str(local_id).strip():
-        raise ValueError(f"empty {kind} id: give a non-empty identifier")
-    return ID[f"{kind}/{quote(str(local_id), safe='-._~')}"]
+    return URIRef(mint_iri(kind, local_id))
 
 
 def device_iri(device_id: str):

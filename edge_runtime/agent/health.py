@@ -13,6 +13,8 @@ from typing import Any
 
 import psutil
 
+from cloud_sync.protocol.thing import thing_description as describe
+
 log = logging.getLogger(__name__)
 _PROCESS = psutil.Process()
 
@@ -61,45 +63,14 @@ def health_body(*, interval_s: float, started: float, outbox: dict[str, Any],
     return body
 
 
-def minimal_thing_description(device_id: str, profile: Any, tasks: list[str]) -> dict[str, Any]:
-    """A small WoT TD, used when the ontology package's describer is not installed."""
-    td: dict[str, Any] = {
-        "@context": "https://www.w3.org/2022/wot/td/v1.1",
-        "@type": ["Thing"],
-        "id": f"urn:edge:device:{device_id}",
-        "title": device_id,
-        "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
-        "security": ["nosec_sc"],
-        "properties": {"health": {"type": "object", "readOnly": True, "observable": True}},
-        "actions": {name: {} for name in ("ping", "get_config", "set_config", "run_task")},
-        "events": {f"result/{name}": {} for name in tasks},
-    }
-    if profile is not None:
-        to_dict = getattr(profile, "to_dict", None)
-        td["profile"] = to_dict() if to_dict else str(profile)
-    return td
-
-
-def _ontology_describer():
-    import importlib
-
-    for module in ("ontology.describe", "ontology.describe_device"):
-        try:
-            return importlib.import_module(module).thing_description
-        except (ImportError, AttributeError):
-            continue
-    return None
-
-
 def thing_description(device_id: str, profile: Any, tasks: list[str],
                       base_topic: str | None = None) -> dict[str, Any]:
-    """The ontology package's TD when installed, else ``minimal_thing_description``."""
-    describe = _ontology_describer()
-    if describe is not None:
-        try:
-            td = describe(profile, device_id, base_topic)
-            if isinstance(td, dict):
-                return td
-        except Exception:
-            log.exception("ontology thing_description failed; publishing a minimal TD")
-    return minimal_thing_description(device_id, profile, tasks)
+    """The birth certificate: a WoT TD written as JSON (no rdflib on the device); the cloud
+    derives its RDF. Results of every task share the TD's one ``result/+`` event, so ``tasks``
+    adds nothing to it today (kept for the callers' signature)."""
+    return describe(profile, device_id, base_topic)
+
+
+def minimal_thing_description(device_id: str, profile: Any, tasks: list[str]) -> dict[str, Any]:
+    """The TD of a device without a profile (fewer facts, same shape)."""
+    return thing_description(device_id, profile, tasks)
