@@ -84,6 +84,8 @@ class FleetGraph:
         self._known_sites: set[str] = set()
         self._valid_forms: set[bytes] = set()        # TD digests with id and site blanked: SHACL-clean
         self.skipped = {"td": 0, "state": 0}
+        self._fl: dict[str, dict[str, Any]] = {}
+        self._fl_devices: dict[str, set[str]] = {}
 
     # ---- wiring --------------------------------------------------------------------------
     def attach(self, coordinator) -> "FleetGraph":
@@ -259,12 +261,31 @@ class FleetGraph:
 
     def fl_round(self, run_id: str, round_number: int, strategy: str | None = None) -> None:
         self.store.add_graph(ev.fl_round_graph(run_id, round_number, strategy), validate=False)
+        with self._lock:
+            state = self._fl.setdefault(run_id, {"round": -1, "participants": 0, "strategy": strategy})
+            if round_number >= state["round"]:
+                if round_number > state["round"]:
+                    self._fl_devices[run_id] = set()
+                state.update(round=int(round_number), updated=time.time(),
+                             participants=len(self._fl_devices.get(run_id, ())),
+                             strategy=strategy or state.get("strategy"))
+
+    def fl_state(self) -> dict[str, dict[str, Any]]:
+        """run → latest round, its participants so far, strategy (for /metrics and the dashboard)."""
+        with self._lock:
+            return {run: dict(state) for run, state in self._fl.items()}
 
     def fl_participation(self, run_id: str, round_number: int, device_id: str,
                          metrics: Mapping[str, float], ts=None) -> None:
         """A device's update arrived in a round: link it and record its numeric metrics (and move
         the round's metric aggregates at the device's current place)."""
         values = ev.numeric_metrics(dict(metrics))
+        with self._lock:
+            state = self._fl.get(run_id)
+            if state is not None and state["round"] == round_number:
+                joined = self._fl_devices.setdefault(run_id, set())
+                joined.add(device_id)             # a re-sent update is one participant
+                state["participants"] = len(joined)
         with self._view_lock:
             place = rollups.device_status(self.store, device_iri(device_id))[1]
             graph = ev.fl_participation_graph(run_id, round_number, device_id, values, ts, place=place)
