@@ -7,27 +7,41 @@ traffic stays readable with ``mosquitto_sub`` while tensors travel compactly. Ar
 use RFC 8746: tag 40 ``[shape, typed-array tag(bytes)]``, which round-trips dtype and
 shape exactly (float32, int8, ...). ``decode`` tells the two apart by the first byte:
 a JSON envelope starts with ``{``, a CBOR map with major type 5 (0xa0-0xbf).
+
+numpy is imported only when a message carries an array: an object can only be a numpy
+array if numpy is already loaded, so an idle agent (JSON control traffic) never pays its
+20 MB.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+import sys
 import time
 from typing import Any
 
 import cbor2
-import numpy as np
 
 SCHEMA_VERSION = 1
 
 # RFC 8746 little-endian typed-array tags.
-_DTYPE_TO_TAG = {
-    np.dtype("uint8"): 64, np.dtype("<u2"): 69, np.dtype("<u4"): 70, np.dtype("<u8"): 71,
-    np.dtype("int8"): 72, np.dtype("<i2"): 77, np.dtype("<i4"): 78, np.dtype("<i8"): 79,
-    np.dtype("<f2"): 84, np.dtype("<f4"): 85, np.dtype("<f8"): 86,
-}
-_TAG_TO_DTYPE = {tag: dtype for dtype, tag in _DTYPE_TO_TAG.items()}
+_TAG_OF_DTYPE = {"uint8": 64, "<u2": 69, "<u4": 70, "<u8": 71, "int8": 72, "<i2": 77, "<i4": 78,
+                 "<i8": 79, "<f2": 84, "<f4": 85, "<f8": 86}
+_TYPED_ARRAY_TAGS = frozenset(_TAG_OF_DTYPE.values())
 _MULTI_DIM_TAG = 40
+
+
+def _loaded_numpy():
+    """numpy if something already imported it, else None (then no object can be an array)."""
+    return sys.modules.get("numpy")
+
+
+@functools.cache
+def _dtype_tables():
+    import numpy as np
+    to_tag = {np.dtype(name): tag for name, tag in _TAG_OF_DTYPE.items()}
+    return to_tag, {tag: dtype for dtype, tag in to_tag.items()}
 
 
 class _NeedsCbor(Exception):
@@ -46,25 +60,27 @@ def envelope(device_id: str, seq: int, body: dict[str, Any], *, msg_id: str | No
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
+    np = _loaded_numpy()
+    if np is not None and isinstance(obj, np.generic):
         return obj.item()
     raise _NeedsCbor()
 
 
 def _cbor_default(encoder: cbor2.CBOREncoder, obj: Any) -> None:
-    if isinstance(obj, np.ndarray):
+    np = _loaded_numpy()
+    if np is not None and isinstance(obj, np.ndarray):
         arr = obj
         if arr.dtype == np.bool_:
             arr = arr.astype(np.uint8)
         arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")
                                    if arr.dtype.byteorder == ">" else arr.dtype)
-        tag = _DTYPE_TO_TAG.get(arr.dtype)
+        tag = _dtype_tables()[0].get(arr.dtype)
         if tag is None:
             raise TypeError(f"cannot encode numpy dtype {arr.dtype} (supported: "
-                            f"{', '.join(str(d) for d in _DTYPE_TO_TAG)})")
+                            f"{', '.join(_TAG_OF_DTYPE)})")
         encoder.encode(cbor2.CBORTag(_MULTI_DIM_TAG,
                                      [list(arr.shape), cbor2.CBORTag(tag, arr.tobytes())]))
-    elif isinstance(obj, np.generic):
+    elif np is not None and isinstance(obj, np.generic):
         encoder.encode(obj.item())
     else:
         raise TypeError(f"cannot encode {type(obj).__name__} in a message body")
@@ -73,15 +89,17 @@ def _cbor_default(encoder: cbor2.CBOREncoder, obj: Any) -> None:
 def _cbor_tag_hook(*args: Any) -> Any:
     # cbor2 5.x calls hook(decoder, tag); cbor2 6.x calls hook(tag, immutable).
     tag = args[1] if len(args) > 1 and isinstance(args[1], cbor2.CBORTag) else args[0]
-    if tag.tag in _TAG_TO_DTYPE and isinstance(tag.value, bytes):
-        dtype = _TAG_TO_DTYPE[tag.tag]
+    if tag.tag in _TYPED_ARRAY_TAGS and isinstance(tag.value, bytes):
+        import numpy as np                     # a tensor arrived: whoever receives it needs numpy
+        dtype = _dtype_tables()[1][tag.tag]
         if len(tag.value) % dtype.itemsize:
             raise ValueError(f"typed array tag {tag.tag}: {len(tag.value)} bytes is not a "
                              f"multiple of {dtype.itemsize}")
         return np.frombuffer(tag.value, dtype=dtype).copy()
     if tag.tag == _MULTI_DIM_TAG and isinstance(tag.value, (list, tuple)) and len(tag.value) == 2:
         shape, flat = tag.value
-        if isinstance(flat, np.ndarray) and isinstance(shape, (list, tuple)) \
+        np = _loaded_numpy()
+        if np is not None and isinstance(flat, np.ndarray) and isinstance(shape, (list, tuple)) \
                 and all(isinstance(d, int) and d >= 0 for d in shape):
             return flat.reshape(shape)
         raise ValueError("malformed RFC 8746 multi-dimensional array")
