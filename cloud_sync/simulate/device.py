@@ -143,6 +143,7 @@ class VirtualDevice:
             {"version": self.config_version, "config": {"heartbeat_s": self.heartbeat_s},
              "applied": True}), retain=True)
         self.client.publish_qos1(self.topic("state"), self._state(True), retain=True)
+        self.heartbeat()            # as the agent: a heartbeat right after the birth (backlog)
         self._inflight.clear()      # a new connection resends the whole outbox from the oldest
         self._sendable.set()
 

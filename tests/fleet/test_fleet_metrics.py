@@ -46,7 +46,7 @@ def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator):
     server, url = _serve(metrics)
     try:
         sim = SimulatorThread(FleetSimulator(mosquitto.url, FleetOptions(
-            devices=40, duration_s=6, heartbeat_s=0.5, result_every_s=0.5, seed=5,
+            devices=40, duration_s=7, heartbeat_s=2.0, result_every_s=0.5, seed=5,
             outage_fraction=0.25, outage_at_s=1.0, outage_s=3.0))).start()
         deadline = time.monotonic() + 20
         during = {}
@@ -54,7 +54,7 @@ def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator):
             during = _scrape(url)
             if during.get(("cloud_sync_devices_with_backlog", ()), 0) > 0:
                 break
-            time.sleep(0.3)
+            time.sleep(0.1)
         report = sim.stop_and_join(60, stop=False)
         assert coordinator.flush(20)
         garbage = coordinator.link.publish(coordinator.topics.device("sim-00001", "health"), b"not json", 1)
