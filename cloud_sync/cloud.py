@@ -43,6 +43,7 @@ class CloudStack:
         self.fleet_graph = None
         self.http_host, self.http_port = http_host, http_port
         self.server: DashboardServer | None = None
+        self.query_pool = None
 
     @property
     def broker_url(self) -> str | None:
@@ -61,9 +62,15 @@ class CloudStack:
                                       authorise=self._authorised)
         if self.graph_store is not None:
             from ontology.endpoint import SparqlEndpoint
-            endpoint = SparqlEndpoint(self.graph_store, update_token=self.write_token)
-            self.server.mount("GET", "/sparql", endpoint.handle)
-            self.server.mount("POST", "/sparql", endpoint.handle)
+            from ontology.query_pool import QueryPool
+            # Queries from outside run in worker processes: one that crashes the engine costs a
+            # worker, not ingest (issue 15). Updates need the token and stay in-process.
+            self.query_pool = QueryPool(self.graph_location)
+            endpoint = SparqlEndpoint(self.graph_store, update_token=self.write_token,
+                                      pool=self.query_pool)
+            for method in ("GET", "POST"):
+                self.server.mount(method, "/sparql", endpoint.handle,
+                                  summary="SPARQL 1.1 query (and update with the token)")
         if self.with_ota:
             from cloud_sync.ota.service import attach_ota
             self.ota = attach_ota(self.coordinator, dashboard=self.server, graph=self.graph_store,
@@ -105,6 +112,8 @@ class CloudStack:
             self.ota.stop()
         if self.server:
             self.server.stop()
+        if self.query_pool is not None:
+            self.query_pool.close()
         self.coordinator.stop()
         if self.fleet_graph is not None:
             self.fleet_graph.flush()

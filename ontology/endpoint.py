@@ -5,7 +5,10 @@
 Query via GET ?query=, POST form (query=…), or POST application/sparql-query; results as SPARQL
 JSON (default) or CSV by Accept header (or ?format=json|csv); CONSTRUCT/DESCRIBE as N-Triples.
 Bad input gets a status and a sentence, never a stack trace: malformed SPARQL → 400 with the
-parser's message and line/column; past the time limit → 503; updates only with the bearer token.
+parser's message and line/column; over a size limit (bytes, nesting, terms: ontology.query_limits)
+→ 400 naming the limit, before any engine sees it; past the time limit → 503; a worker that
+crashed on the query → 500 (with ``pool``, queries run in ontology.query_pool's worker
+processes, so a crash costs a worker, not the server); updates only with the bearer token.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from ontology.query_limits import QueryTooLarge, check_query
+from ontology.query_pool import QueryFailed, QueryTooExpensive
 from ontology.store import QueryTimeout, SparqlSyntaxError, StoreUnavailable, UpdateRefused
 
 log = logging.getLogger(__name__)
@@ -37,10 +42,11 @@ def _wants_csv(accept: str, fmt: str | None) -> bool:
 
 
 class SparqlEndpoint:
-    def __init__(self, store, update_token: str | None = None, timeout_s: float = 10.0):
+    def __init__(self, store, update_token: str | None = None, timeout_s: float = 10.0, pool=None):
         self.store = store
         self.update_token = update_token
         self.timeout_s = timeout_s
+        self.pool = pool      # an ontology.query_pool.QueryPool over the same graph, or None
 
     def handle(self, method: str, path_qs: str, headers: Mapping[str, str], body: bytes | None) -> Response:
         headers = {k.lower(): v for k, v in (headers or {}).items()}
@@ -77,12 +83,18 @@ class SparqlEndpoint:
 
     def _query(self, sparql: str, headers: Mapping[str, str], fmt: str | None) -> Response:
         fmt = "csv" if _wants_csv(headers.get("accept", ""), fmt) else "json"
+        evaluator = self.pool or self.store
         try:
-            content_type, payload = self.store.query_document(sparql, fmt, timeout_s=self.timeout_s)
-        except SparqlSyntaxError as exc:
+            check_query(sparql)
+            content_type, payload = evaluator.query_document(sparql, fmt, timeout_s=self.timeout_s)
+        except (SparqlSyntaxError, QueryTooLarge) as exc:
             return _text(400, str(exc))
         except QueryTimeout as exc:
             return _text(503, str(exc), {"Retry-After": "5"})
+        except QueryTooExpensive as exc:
+            return _text(422, f"query refused: {exc}")
+        except QueryFailed as exc:
+            return _text(500, f"query failed: {exc}")
         except StoreUnavailable as exc:
             return _text(502, str(exc))
         return 200, {"Content-Type": content_type}, payload
@@ -97,8 +109,9 @@ class SparqlEndpoint:
         if not hmac.compare_digest(given.encode(), self.update_token.encode()):
             return _text(403, "wrong update token")
         try:
+            check_query(sparql)
             self.store.update(sparql)
-        except (SparqlSyntaxError, UpdateRefused) as exc:
+        except (SparqlSyntaxError, UpdateRefused, QueryTooLarge) as exc:
             return _text(400, str(exc))
         return 204, {}, b""
 

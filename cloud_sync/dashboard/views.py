@@ -37,7 +37,8 @@ class FleetViews:
     def routes(self) -> dict[str, Any]:
         return {"/api/fleet": self.fleet, "/api/device": self.device, "/api/das": self.das,
                 "/api/lidar": self.lidar, "/api/fl": self.fl, "/api/edvit": self.edvit,
-                "/api/device-deployments": self.deployments, "/api/queries": self.queries}
+                "/api/device-deployments": self.deployments, "/api/queries": self.queries,
+                "/api/rejected": self.rejected}
 
     # ------------------------------------------------------------------ fleet and devices
     def fleet(self, _rest: str = "") -> dict[str, Any]:
@@ -98,6 +99,12 @@ class FleetViews:
 
     def deployments(self, _rest: str = "") -> dict[str, Any]:
         return {"deployments": [_deployment_row(j) for j in reversed(self.coordinator.deployments())]}
+
+    def rejected(self, reason: str = "") -> dict[str, Any]:
+        """Refused messages: totals per reason, and the newest dead letters (of ``reason``)."""
+        return {"counts": self.coordinator.rejection_counts(),
+                "this_run": self.coordinator.stats()["rejected"],
+                "rejected": self.coordinator.rejected(reason or None, limit=RECENT)}
 
     # ------------------------------------------------------------------ workloads
     def _results_of_kind(self, kind: str, limit: int = 500) -> list[dict[str, Any]]:
