@@ -46,8 +46,9 @@ class OtaComponent:
         self.log = getattr(host, "log", log)
         self.store = OtaStore(host.state_dir)
         self.key_paths = trusted_key_paths(Path(host.state_dir))
-        keys = [load_public_key(p) for p in self.key_paths]
-        self.deployer = Deployer(self.store, keys, self._report)
+        # Keys are parsed when the first job runs: an idle agent never loads cryptography.
+        self.deployer = Deployer(self.store, [], self._report)
+        self._keys_loaded = False
         self._orders: "queue.Queue[DeployRequest | None]" = queue.Queue()
         self._queued: set[str] = set()
         self._stop = threading.Event()
@@ -101,8 +102,11 @@ class OtaComponent:
             if request is None:
                 return
             try:
+                if not self._keys_loaded:
+                    self.deployer.trusted_keys = [load_public_key(p) for p in self.key_paths]
+                    self._keys_loaded = True
                 self.deployer.run(request, self._slot_for(request.task), self._stop)
-            except LookupError as exc:
+            except (LookupError, ValueError) as exc:      # no such task, unreadable fleet key
                 self._publish({"job": request.job, "state": "failed", "phase": "failed",
                                "detail": str(exc), "model": request.manifest.ref, "ts": time.time()})
             except Exception:

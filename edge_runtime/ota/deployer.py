@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-import numpy as np
-
 from edge_runtime.ota.download import DownloadCancelled, DownloadError, fetch_resumable, free_space_ok
 from edge_runtime.ota.health import HealthGate, HealthMonitor, HealthPolicy
 from edge_runtime.ota.manifest import ModelManifest, VerificationError, verify_artifact, verify_manifest
@@ -80,6 +78,7 @@ def default_loader(path: Path):
 def smoke_run(runner, sample: list | None) -> list:
     """Run the model once on the sample (or seeded random input) and return it; raise if the
     output is empty or not finite — the cheapest signal of a broken export."""
+    import numpy as np                  # only a device that received a model needs it
     x = runner.random_inputs(seed=0) if sample is None else [np.asarray(sample, dtype=np.float32)]
     outputs = runner.run(x)
     if not outputs or any(np.asarray(y).size == 0 for y in outputs):

@@ -13,8 +13,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-import numpy as np
-
 
 @dataclass
 class HealthPolicy:
@@ -71,6 +69,7 @@ class HealthMonitor:
 
     def summary(self) -> tuple[int, int, float]:
         """(requests, errors, p95 latency in ms)."""
+        import numpy as np              # a health gate runs only on a device serving a model
         with self._lock:
             ok = np.array(self._ok, dtype=bool)
             latency = np.array(self._latency_ms)

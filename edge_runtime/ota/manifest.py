@@ -12,11 +12,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+if TYPE_CHECKING:                       # cryptography (9 MB) loads when a key or order arrives
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
 HASH_CHUNK = 1 << 20
@@ -69,11 +68,14 @@ class ModelManifest:
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     key = serialization.load_pem_public_key(Path(path).read_bytes())
     if not isinstance(key, Ed25519PublicKey):
         raise VerificationError(f"{path} is not an Ed25519 public key")
@@ -90,6 +92,7 @@ def file_sha256(path: Path) -> str:
 
 def verify_manifest(manifest: ModelManifest, trusted: list[Ed25519PublicKey]) -> None:
     """Raise VerificationError unless one trusted fleet key signed exactly this manifest."""
+    from cryptography.exceptions import InvalidSignature
     if not manifest.signature:
         raise VerificationError(f"model {manifest.ref} is not signed; refusing to activate it")
     try:
