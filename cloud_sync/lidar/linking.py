@@ -25,11 +25,15 @@ class LinkerConfig:
     max_gap_s: float = 30.0
     decision_delay_s: float = 20.0
     max_cost: float = 3.0
-    embedding_weight: float = 8.0      # cost per unit of cosine distance
-    height_sigma_m: float = 0.1
+    # Tuned on the matrix's tuning seeds (benchmarks/lidar_matrix.py --split tuning): the bundled
+    # embedding, trained on 32-beam scenes, deserves less weight across beam patterns (8 → 3);
+    # heights carry their own ring-spacing sigma, so the base sigma is the body's own (0.05).
+    embedding_weight: float = 3.0      # cost per unit of cosine distance
+    height_sigma_m: float = 0.05
     learn_margin: float = 3.0          # a link teaches the transit model when the runner-up costs this much more
     use_appearance: bool = True
-    min_frames: int = 8                # shorter segments (a few frames: ghosts, fragments) are not linked
+    min_frames: int = 3                # shorter segments are not linked (the tracker confirms after 3
+                                       # hits; 8 left every short edge fragment unlinked)
 
 
 @dataclass

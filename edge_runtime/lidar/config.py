@@ -33,7 +33,7 @@ class PersonConfig:
     min_height_m: float = 1.0
     max_height_m: float = 2.2
     max_extent_m: float = 1.3        # longest footprint side
-    min_extent_m: float = 0.15
+    min_extent_m: float = 0.1        # a head seen alone (near the mast) is ~0.13 m across
     max_bottom_m: float = 1.1        # legs reach the ground; near a ceiling mast only the upper body shows
     visible_bottom_margin_m: float = 0.35   # where beams pass above the legs, the bottom may sit
                                             # this far above the lowest visible height instead
@@ -57,6 +57,8 @@ class TrackerConfig:
     measurement_noise_m: float = 0.1
     blind_max_coast_s: float = 4.0   # a track predicted inside the blind cone coasts this long
     blind_min_beams: int = 2         # fewer beams on a 1.55 m person than this is "blind"
+    occluded_max_coast_s: float = 1.5   # a track hidden behind a nearer detection coasts this long
+    occluder_half_width_m: float = 0.4  # a detection shadows the sensor's rays this far either side
     coast_gate_growth_m_per_s: float = 0.5   # the gate widens while a track coasts ...
     max_gate_m: float = 2.0                  # ... up to this
 

@@ -64,6 +64,8 @@ class MultiObjectTracker:
         in_blind = (self.blind(predicted[lost]) if self.blind is not None and len(lost)
                     else np.zeros(len(lost), dtype=bool))
         blind_misses = c.blind_max_coast_s / dt if dt > 0 else 0
+        occluded = _in_shadow(predicted[lost], positions, c.occluder_half_width_m)
+        occluded_misses = c.occluded_max_coast_s / dt if dt > 0 else 0
         for ti, di in pairs:
             track = self.tracks[ti]
             track.filter.update(positions[di])
@@ -72,10 +74,10 @@ class MultiObjectTracker:
             track.confirmed |= track.hits >= self.config.min_hits
             track.record(t, track.filter.position.copy(), payloads[di])
         ended = []
-        for ti, blind in zip(lost, in_blind):
+        for ti, blind, hidden in zip(lost, in_blind, occluded):
             track = self.tracks[ti]
             track.misses += 1
-            allowed = max(c.max_misses, blind_misses) if blind else c.max_misses
+            allowed = max(c.max_misses, blind_misses if blind else 0, occluded_misses if hidden else 0)
             if not track.confirmed or track.misses > allowed:
                 ended.append(track)
         for di in new:
@@ -93,3 +95,14 @@ class MultiObjectTracker:
         finished = [track for track in self.tracks if track.confirmed]
         self.tracks = []
         return finished
+
+
+def _in_shadow(points: np.ndarray, occluders: np.ndarray, half_width_m: float) -> np.ndarray:
+    """Which ``points`` lie behind one of ``occluders`` as seen from the origin (the sensor)."""
+    if len(points) == 0 or len(occluders) == 0:
+        return np.zeros(len(points), dtype=bool)
+    r_p, r_o = np.hypot(*points.T), np.hypot(*occluders.T)
+    a_p, a_o = np.arctan2(points[:, 1], points[:, 0]), np.arctan2(occluders[:, 1], occluders[:, 0])
+    gap = np.abs((a_p[:, None] - a_o[None, :] + np.pi) % (2 * np.pi) - np.pi)
+    width = np.arctan2(half_width_m, np.maximum(r_o, 0.1))[None, :]
+    return ((gap < width) & (r_o[None, :] < r_p[:, None] - 0.3)).any(axis=1)
