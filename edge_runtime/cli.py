@@ -5,16 +5,17 @@ from typing import Sequence
 
 from edge_runtime.clitools import build_parser, run
 
-COMMAND_MODULES = [
-    "device_profiles.cli",      # profile list|show|detect|fit
-    "edge_runtime.models.cli",  # models inspect|run
-    "edge_runtime.agent.cli",   # agent
-    "edge_runtime.das.cli",     # das detect|simulate
-    "edge_runtime.lidar.cli",   # lidar detect|track|simulate
-    "edge_runtime.online.cli",  # online ...
-    "edge_runtime.edvit.cli",   # edvit serve
-    "edge_runtime.bundle.cli",  # bundle
-]
+# command -> the module that registers it (only that one is imported to run the command).
+COMMAND_MODULES = {
+    "profile": "device_profiles.cli",      # profile list|show|detect|fit
+    "models": "edge_runtime.models.cli",   # models inspect|run
+    "agent": "edge_runtime.agent.cli",     # agent
+    "das": "edge_runtime.das.cli",         # das detect|simulate
+    "lidar": "edge_runtime.lidar.cli",     # lidar detect|track|simulate
+    "online": "edge_runtime.online.cli",   # online ...
+    "edvit": "edge_runtime.edvit.cli",     # edvit serve
+    "bundle": "edge_runtime.bundle.cli",   # bundle
+}
 
 EPILOG = """\
 examples:
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(
         "edge-runtime",
         "On-device agent and ML workloads of the edge runtime.",
-        EPILOG, COMMAND_MODULES)
+        EPILOG, COMMAND_MODULES, argv)
     return run(parser, argv)
 
 

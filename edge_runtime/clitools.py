@@ -11,22 +11,34 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 
 class CliError(Exception):
     """An error meant for a person: printed without a traceback, exit status 2."""
 
 
-def build_parser(prog: str, description: str, epilog: str,
-                 modules: Sequence[str]) -> argparse.ArgumentParser:
+def chosen_modules(modules: Sequence[str] | Mapping[str, str], argv: Sequence[str] | None) -> list[str]:
+    """The modules to import: with a ``{command: module}`` mapping and a known command on the
+    line, only that command's module (the agent on a small board does not pay for the parsers
+    of every workload); otherwise all of them, so ``--help`` lists every command."""
+    if isinstance(modules, Mapping):
+        words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+        if words and words[0] in modules:
+            return [modules[words[0]]]
+        return list(dict.fromkeys(modules.values()))
+    return list(modules)
+
+
+def build_parser(prog: str, description: str, epilog: str, modules: Sequence[str] | Mapping[str, str],
+                 argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=description, epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in modules:
+    for name in chosen_modules(modules, argv):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -39,7 +39,10 @@ def register(subparsers) -> None:
 
 
 def _open(args):
-    from edge_runtime.models import ModelError, load_model
+    try:
+        from edge_runtime.models import ModelError, load_model
+    except ModuleNotFoundError as exc:
+        raise CliError(str(exc)) from None          # the lean install: which extra to add
 
     profile = None
     if args.profile:
