@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from cloud_sync.coordinator.events import Event, EventHub, Listener
 from cloud_sync.coordinator.ingest import Inbound, IngestWriter, rejected
 from cloud_sync.coordinator.requests import Reply, Requester
+from cloud_sync.coordinator.pg_store import open_store
 from cloud_sync.coordinator.store import Store
 from cloud_sync.protocol import (ProtocolError, RejectionCounter, TopicTree, encode, envelope,
                                  parse_message)
@@ -36,6 +37,7 @@ SHARED_SUFFIXES = ("result/+", "health", "deploy/+")      # split between replic
 BROADCAST_SUFFIXES = ("state", "td", "config/reported")   # every replica keeps the registry
 REPLY_KINDS = {"cmd_reply", "task_reply"}
 DEFAULT_OFFLINE_AFTER_S = 60.0
+MAX_NAME_CHARS = 128      # task / job / command names from the topic (stored with each row)
 # The coordinator speaks MQTT 3.1.1 unless its URL says ?protocol=5: nothing it does needs
 # v5, and paho's v5 property decoding doubled the CPU per ingested message (measured
 # 126 vs 70 us/msg, benchmarks/ingest_bench.py). Devices use v5 where the broker has it.
@@ -47,7 +49,7 @@ class Coordinator:
                  root: str = "edge", replica_id: str = "main", share_group: str | None = None,
                  offline_after_s: float | None = None, heartbeat_misses: float = 3.0,
                  persistent_session: bool = True, ingest_batch: int = 5000,
-                 protocol: str = INGEST_PROTOCOL):
+                 protocol: str = INGEST_PROTOCOL, store: str | None = None):
         self.data_dir = Path(data_dir)
         self.topics = TopicTree(root, fleet)
         self.replica_id = replica_id
@@ -60,7 +62,9 @@ class Coordinator:
         self.broker_url = broker_url
         if broker_url is not None:
             as_url(broker_url)  # a bad URL fails here, with the forms it accepts
-        self.store = Store(self.data_dir)
+        # store: a postgresql:// URL (shared by replicas, cloud_sync.coordinator.pg_store) or
+        # None for SQLite in data_dir; data_dir still holds the runtime file
+        self.store = open_store(store) if store else Store(self.data_dir)
         self.events = EventHub()
         self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch,
                                    rejections=self.rejections)
@@ -244,8 +248,10 @@ class Coordinator:
         is acked at once (the waiting caller has it; a lost one is a timeout, not lost data)."""
         self.received += 1
         route = self.topics.route(topic)
-        if route is None or (route.kind not in STORED_KINDS and route.kind not in REPLY_KINDS):
-            error = ProtocolError("unknown_topic", "not an ingest topic")
+        if route is None or (route.kind not in STORED_KINDS and route.kind not in REPLY_KINDS) \
+                or (route.name is not None and not 0 < len(route.name) <= MAX_NAME_CHARS):
+            error = ProtocolError("unknown_topic", "not an ingest topic (or a task/job name over "
+                                                   f"{MAX_NAME_CHARS} chars)")
             self.rejections.count(error, "?", topic)
             self.writer.submit(rejected(topic, payload, error, delivery))
             return
