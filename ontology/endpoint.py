@@ -1,7 +1,8 @@
-"""SPARQL 1.1 Protocol endpoint (`/sparql`), mountable in any http.server-based server.
+"""SPARQL 1.1 Protocol endpoint (`/sparql`): a plain handler any server mounts, and a standalone server.
 
 `SparqlEndpoint(store, update_token).handle(method, path_qs, headers, body)` returns
-`(status, headers, body_bytes)`; the coordinator's dashboard mounts it, `serve()` runs it alone.
+`(status, headers, body_bytes)`; the coordinator's dashboard mounts it, `serve()` runs it alone
+(both on the ASGI stack of cloud_sync.dashboard.http_app).
 Query via GET ?query=, POST form (query=…), or POST application/sparql-query; results as SPARQL
 JSON (default) or CSV by Accept header (or ?format=json|csv); CONSTRUCT/DESCRIBE as N-Triples.
 Bad input gets a status and a sentence, never a stack trace: malformed SPARQL → 400 with the
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
@@ -116,44 +115,30 @@ class SparqlEndpoint:
         return 204, {}, b""
 
 
-def make_request_handler(endpoint: SparqlEndpoint) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _app_server(endpoint: SparqlEndpoint, host: str, port: int):
+    """The endpoint alone on the coordinator's ASGI stack (uvicorn: malformed requests get a
+    400 from the HTTP parser; bodies are bounded and must arrive in time)."""
+    from cloud_sync.dashboard.http_app import AppServer
 
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(min(length, MAX_BODY + 1)) if length else b""
-            status, headers, payload = endpoint.handle(self.command, self.path, dict(self.headers), body)
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, fmt, *args) -> None:
-            log.info("%s %s", self.address_string(), fmt % args)
-
-    return Handler
-
-
-def start_server(store, host: str = "127.0.0.1", port: int = 0, update_token: str | None = None,
-                 timeout_s: float = 10.0) -> ThreadingHTTPServer:
-    """Serve /sparql in a background thread; `server.server_address` has the bound port."""
-    endpoint = SparqlEndpoint(store, update_token=update_token, timeout_s=timeout_s)
-    server = ThreadingHTTPServer((host, port), make_request_handler(endpoint))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="sparql-endpoint", daemon=True).start()
+    server = AppServer(host, port, max_body=MAX_BODY, title="SPARQL endpoint")
+    for method in ("GET", "POST"):
+        server.mount(method, PATH, endpoint.handle, summary="SPARQL 1.1 query (update with the token)")
     return server
 
 
+def start_server(store, host: str = "127.0.0.1", port: int = 0, update_token: str | None = None,
+                 timeout_s: float = 10.0, pool=None):
+    """Serve /sparql in a background thread; ``server.server_address`` has the bound port,
+    ``server.shutdown()`` stops it."""
+    endpoint = SparqlEndpoint(store, update_token=update_token, timeout_s=timeout_s, pool=pool)
+    return _app_server(endpoint, host, port).start()
+
+
 def serve(store, host: str = "127.0.0.1", port: int = 7878, update_token: str | None = None,
-          timeout_s: float = 10.0) -> None:
+          timeout_s: float = 10.0, pool=None) -> None:
     """Run the endpoint in the foreground until interrupted."""
-    endpoint = SparqlEndpoint(store, update_token=update_token, timeout_s=timeout_s)
-    with ThreadingHTTPServer((host, port), make_request_handler(endpoint)) as server:
-        log.warning("SPARQL endpoint on http://%s:%d%s (%s)", host, server.server_address[1], PATH,
-                    "updates with token" if update_token else "read-only")
-        server.serve_forever()
+    endpoint = SparqlEndpoint(store, update_token=update_token, timeout_s=timeout_s, pool=pool)
+    server = _app_server(endpoint, host, port)
+    log.warning("SPARQL endpoint on http://%s:%d%s (%s)", host, server.server_address[1], PATH,
+                "updates with token" if update_token else "read-only")
+    server.serve_forever()

@@ -18,7 +18,7 @@ def _openapi_path(path: str) -> str:
     return _PARAM.sub(r"{\1}", path)
 
 
-def document(routes: Iterable[Any]) -> dict[str, Any]:
+def document(routes: Iterable[Any], title: str = TITLE) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         path = _openapi_path(route.path)
@@ -34,20 +34,20 @@ def document(routes: Iterable[Any]) -> dict[str, Any]:
         if route.method in ("POST", "PUT", "PATCH"):
             operation["responses"]["413"] = {"description": "request body over the limit"}
         paths.setdefault(path, {})[route.method.lower()] = operation
-    return {"openapi": "3.1.0", "info": {"title": TITLE, "version": "1"},
+    return {"openapi": "3.1.0", "info": {"title": title, "version": "1"},
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "paths": paths}
 
 
-def page(routes: Iterable[Any]) -> str:
+def page(routes: Iterable[Any], title: str = TITLE) -> str:
     rows = "".join(
         f"<tr><td><code>{html.escape(r.method)}</code></td><td><code>{html.escape(r.path)}</code></td>"
         f"<td>{html.escape(r.summary)}</td><td>{'token' if r.needs_token else ''}</td></tr>"
         for r in sorted(routes, key=lambda r: (r.path, r.method)))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{TITLE} API</title>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)} API</title>"
             "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em;border-bottom:1px solid #ddd}"
             "</style></head><body>"
-            f"<h1>{TITLE} API</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
+            f"<h1>{html.escape(title)} API</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
             "Writes need <code>Authorization: Bearer &lt;token&gt;</code> "
             "(<code>cloud-sync credentials token NAME</code>).</p>"
             f"<table><tr><th>method</th><th>path</th><th>what</th><th>auth</th></tr>{rows}</table>"

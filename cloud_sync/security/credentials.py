@@ -105,5 +105,8 @@ class CredentialStore:
         anonymous clients are refused: with a password file but no ``allow_anonymous false``
         an older Mosquitto, or a listener with per-listener settings, lets anyone in."""
         return ("allow_anonymous false\n"
+                "# the coordinator acknowledges QoS1 only after its commit: Mosquitto's default\n"
+                "# window of 20 unacknowledged messages per client would cap its ingest rate\n"
+                "max_inflight_messages 1000\n"
                 f"password_file {self.passwd_path.absolute()}\n"
                 f"acl_file {self.acl_path.absolute()}\n")
