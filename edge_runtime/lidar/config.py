@@ -35,6 +35,7 @@ class PersonConfig:
     max_extent_m: float = 1.3        # longest footprint side
     min_extent_m: float = 0.1        # a head seen alone (near the mast) is ~0.13 m across
     max_bottom_m: float = 1.1        # legs reach the ground; near a ceiling mast only the upper body shows
+    split_merged: bool = True        # cut clusters of people walking close together (split.py)
     visible_bottom_margin_m: float = 0.35   # where beams pass above the legs, the bottom may sit
                                             # this far above the lowest visible height instead
 

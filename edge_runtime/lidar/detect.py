@@ -14,6 +14,7 @@ from edge_runtime.lidar.clustering import cluster_ground_plane
 from edge_runtime.lidar.config import PipelineConfig
 from edge_runtime.lidar.ground import GroundPlane, fit_ground_plane
 from edge_runtime.lidar.person_filter import cluster_stats, members_of, person_mask
+from edge_runtime.lidar.split import split_merged_clusters
 
 
 @dataclass
@@ -59,6 +60,11 @@ def detect_people(points: np.ndarray, config: PipelineConfig | None = None,
     kept_height = height[keep]
     labels = cluster_ground_plane(kept[:, :2], config.cluster.cell_m)
     stats = cluster_stats(kept[:, :2], kept_height, labels)
+    if config.person.split_merged and len(stats.count):
+        split = split_merged_clusters(kept[:, :2], labels, stats.extent.max(axis=1), config.person.min_points)
+        if split.max() > labels.max():
+            labels = split
+            stats = cluster_stats(kept[:, :2], kept_height, labels)
     lowest = lowest_visible(stats.centre_xy) if lowest_visible is not None and len(stats.count) else None
     chosen = np.flatnonzero(person_mask(stats, config.person, lowest))
     if len(chosen) == 0:

@@ -43,3 +43,27 @@ def test_ring_sampled_person_is_one_cluster_and_two_people_two():
 def test_ground_fit_rejects_too_few_points():
     with pytest.raises(ValueError, match="at least 3"):
         fit_ground_plane(np.zeros((2, 3), np.float32))
+
+
+def test_two_people_shoulder_to_shoulder_are_split_one_wide_walker_is_not():
+    from edge_runtime.lidar.split import split_merged_clusters
+
+    rng = np.random.default_rng(0)
+
+    def body(cx, cy, n=150):
+        angle = rng.uniform(0, 2 * np.pi, n)
+        radius = 0.22 * np.sqrt(rng.uniform(0, 1, n))
+        return np.column_stack([cx + radius * np.cos(angle) * 0.6, cy + radius * np.sin(angle)])
+
+    pair = np.vstack([body(0, 0), body(0, 0.5)])                    # touching on a 0.2 m grid
+    labels = cluster_ground_plane(pair, cell_m=0.2)
+    assert len(np.unique(labels)) == 1
+    longest = np.ptp(pair, axis=0).max(keepdims=True)
+    split = split_merged_clusters(pair, labels, longest, min_points=12)
+    assert len(np.unique(split)) == 2
+    assert len(np.unique(split[:150])) == 1 and split[0] != split[-1]
+    # one walker with legs apart and a torso filling the middle stays whole
+    walker = np.vstack([body(-0.3, 0, 60), body(0.3, 0, 60), body(0, 0, 200)])
+    longest = np.ptp(walker, axis=0).max(keepdims=True)
+    same = split_merged_clusters(walker, np.zeros(len(walker), np.int64), longest, min_points=12)
+    assert len(np.unique(same)) == 1
