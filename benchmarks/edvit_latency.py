@@ -43,17 +43,18 @@ from cloud_sync.edvit.launch import wait_online  # noqa: E402
 from cloud_sync.edvit.pinned import paired_ratio, slowest_device, time_pinned  # noqa: E402
 from edge_runtime.edvit.plan import Plan, load_plan  # noqa: E402
 
-PEER_DEVICE = "full-vit"
+PEER_DEVICE = "full-vit"                 # the full ViT on one agent (edvit_bench's shared-core peer)
+STANDIN_PEER = "full-vit-standin"        # the same as a recorded stand-in; its own client id
 DEFAULT_REQUESTS = {1: 100, 64: 40, 256: 16, 1024: 8}
 
 
-def peer_plan(src: Plan, dst: Path, profile: str | None = None) -> Plan:
+def peer_plan(src: Plan, dst: Path, profile: str | None = None, device: str = PEER_DEVICE) -> Plan:
     """The full ViT as a one-'sub-model' plan, so one agent serves it exactly like a sub-model."""
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copy(src.path("full.onnx"), dst / "full.onnx")
     manifest = {**src.manifest, "submodels": [{"index": 0, "classes": list(range(src.num_classes)),
                                                "onnx": "full.onnx"}],
-                "placement": {"0": PEER_DEVICE}, "devices": {PEER_DEVICE: {"profile": profile}}}
+                "placement": {"0": device}, "devices": {device: {"profile": profile}}}
     plan = Plan(dst, manifest)
     plan.save()
     return plan
@@ -78,12 +79,12 @@ def pinned_compute(plan: Plan, images: np.ndarray, batches, rounds: int, repeats
                            "*_ms = CPU time of the pinned process, wall_* = wall clock",
                "core": timing["core"], "threads": timing["threads"], "rounds": rounds, "repeats": repeats,
                "workers": timing["workers"]}
-    device_s: dict[str, dict[int, float]] = {d: {} for d in [*hosts, PEER_DEVICE]}
+    device_s: dict[str, dict[int, float]] = {d: {} for d in [*hosts, STANDIN_PEER]}
     for b in batches:
         table, cpu = timing[f"batch{b}"]["median_s"], timing[f"batch{b}"]["cpu_median_s"]
         for device, names in hosts.items():
             device_s[device][b] = float(sum(cpu[n] for n in names))
-        device_s[PEER_DEVICE][b] = cpu["full"]
+        device_s[STANDIN_PEER][b] = cpu["full"]
         slowest, slowest_s, _ = slowest_device(timing, b, hosts, "cpu_")
         summary[f"batch{b}"] = {
             "full_ms": round(cpu["full"] * 1000, 4),
@@ -122,7 +123,7 @@ def drop_out(plan: Plan, recordings: dict, device_s: dict, batch: int, coordinat
         classifier = DistributedClassifier(plan, coordinator, deadline_s=deadline_s)
         out = cp.drop_out_mid_request(classifier, agents, victim, data.x_test[:batch])
     finally:
-        cp.stop_agents(agents)
+        cp.stop_agents(agents, coordinator)
     out["accuracy"] = float((out.pop("classes") == data.y_test[:batch]).mean())
     out["bounded_by_deadline"] = bool(out["partial"] and out["missing_devices"] == [victim]
                                       and out["latency_s"] <= deadline_s + 0.25)
@@ -138,7 +139,8 @@ def measure_split_latency(full_plan: Plan, plan: Plan, data, coordinator, broker
     workdir.mkdir(parents=True, exist_ok=True)
     compute, device_s = pinned_compute(plan, data.x_test, batches, rounds, repeats, log)
     recordings = cp.record_plan_outputs(plan, data.x_test, workdir / "recordings")
-    recordings |= cp.record_plan_outputs(peer_plan(full_plan, workdir / "peer"), data.x_test, workdir / "recordings")
+    recordings |= cp.record_plan_outputs(peer_plan(full_plan, workdir / "peer", device=STANDIN_PEER), data.x_test,
+                                         workdir / "recordings")
     agents = cp.start_standin_agents(recordings, device_s, broker_url, workdir / "agents")
     out = {"pinned_compute": compute}
     try:
@@ -146,7 +148,7 @@ def measure_split_latency(full_plan: Plan, plan: Plan, data, coordinator, broker
         classifier = DistributedClassifier(plan, coordinator, deadline_s=deadline_s)
         out["mqtt_accuracy"] = mqtt_accuracy(classifier, plan, data, max(batches))
         for b in batches:
-            paths = cp.time_paths(classifier, coordinator, PEER_DEVICE, data.x_test, data.y_test, b, requests[b])
+            paths = cp.time_paths(classifier, coordinator, STANDIN_PEER, data.x_test, data.y_test, b, requests[b])
             composed = cp.compose(paths, compute[f"batch{b}"]["slowest_ms"] / 1000, compute[f"batch{b}"]["full_ms"] / 1000)
             composed["partial_answers"] = paths["partial_answers"]
             composed["requests"] = paths["requests"]
@@ -160,7 +162,7 @@ def measure_split_latency(full_plan: Plan, plan: Plan, data, coordinator, broker
                 f"ratio served {composed['ratio_vs_full_vit_served']['median']:.2f}, "
                 f"local {composed['ratio_vs_full_vit_local']['median']:.2f}")
     finally:
-        cp.stop_agents(agents)
+        cp.stop_agents(agents, coordinator)
     out["dropout"] = drop_out(plan, recordings, device_s, 1, coordinator, broker_url, workdir / "dropout",
                               dropout_deadline_s, data)
     log(f"  drop-out: {out['dropout']['victim']} killed after {out['dropout']['killed_after_s']} s, answer "
@@ -177,7 +179,7 @@ def main(argv=None) -> int:
     parser.add_argument("plans", nargs="+", type=Path, help="placed MNIST plan folders (one per N)")
     parser.add_argument("--dataset", default="mnist", choices=DATASETS, help="the data set the plans were split on")
     parser.add_argument("--batches", default="1,64", help="batch sizes, comma-separated")
-    parser.add_argument("--rounds", type=int, default=15, help="pinned-timing rounds per batch")
+    parser.add_argument("--rounds", type=int, default=20, help="pinned-timing rounds per batch")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/edvit_latency.json")
     args = parser.parse_args(argv)
     batches = tuple(int(b) for b in args.batches.split(","))
@@ -189,12 +191,13 @@ def main(argv=None) -> int:
     coordinator = Coordinator(broker.url, work / "coordinator", persistent_session=False).start(wait_s=15)
     report = {"load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "runs": []}
     try:
-        for root in args.plans:
+        for i, root in enumerate(args.plans):     # the same plan may be given twice: repeats
             plan = load_plan(root)
             print(f"[{time.strftime('%H:%M:%S')}] {root}: N = {len(plan.submodels)}", flush=True)
-            run = measure_split_latency(plan, plan, data, coordinator, broker.url, work / root.name,
+            run = measure_split_latency(plan, plan, data, coordinator, broker.url, work / f"{i}-{root.name}",
                                         batches=batches, rounds=args.rounds)
-            report["runs"].append({"plan": str(root), "n": len(plan.submodels), **run})
+            report["runs"].append({"plan": str(root), "n": len(plan.submodels), "started": time.strftime("%H:%M:%S"),
+                                   "load_average": os.getloadavg(), **run})
     finally:
         coordinator.stop()
         broker.stop()

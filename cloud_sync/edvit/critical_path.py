@@ -186,6 +186,13 @@ def drop_out_mid_request(classifier: DistributedClassifier, agents: dict[str, Ag
             "errors": result.errors, "classes": result.classes}
 
 
-def stop_agents(agents: dict[str, AgentProcess]) -> None:
+def stop_agents(agents: dict[str, AgentProcess], coordinator=None, timeout_s: float = 30) -> None:
+    """Stop the agents; with ``coordinator``, also wait until it has seen each one go offline, so
+    a fleet started next under the same device ids is not taken for online before it is."""
+    from edge_runtime.waiting import wait_until
+
     for agent in agents.values():
         agent.stop()
+    for device in agents if coordinator is not None else ():
+        wait_until(lambda: not (coordinator.device(device) or {}).get("online"), timeout_s,
+                   what=f"the coordinator to see {device} offline")
