@@ -193,11 +193,13 @@ def main(argv=None) -> int:
     try:
         for i, root in enumerate(args.plans):     # the same plan may be given twice: repeats
             plan = load_plan(root)
+            started = time.strftime("%H:%M:%S")
             print(f"[{time.strftime('%H:%M:%S')}] {root}: N = {len(plan.submodels)}", flush=True)
             run = measure_split_latency(plan, plan, data, coordinator, broker.url, work / f"{i}-{root.name}",
                                         batches=batches, rounds=args.rounds)
-            report["runs"].append({"plan": str(root), "n": len(plan.submodels), "started": time.strftime("%H:%M:%S"),
-                                   "load_average": os.getloadavg(), **run})
+            report["runs"].append({"plan": str(root), "n": len(plan.submodels), "started": started,
+                                   "finished": time.strftime("%H:%M:%S"), "load_average_finished": os.getloadavg(),
+                                   **run})
     finally:
         coordinator.stop()
         broker.stop()
