@@ -65,6 +65,7 @@ class LiveBuffer:
         self.max_subjects = max_subjects
         self._written: dict[str, _Written] = {}
         self._pending: dict[tuple[URIRef, URIRef], Any] = {}
+        self._descriptions: dict[URIRef, Graph] = {}   # device → new static description (births)
         self._oldest_ts: float | None = None     # device timestamp of the oldest pending change
         self._writing = 0                        # triples taken by a flush and not yet stored
         self._writing_oldest: float | None = None
@@ -127,6 +128,13 @@ class LiveBuffer:
             if self._oldest_ts is None or ts < self._oldest_ts:
                 self._oldest_ts = ts
 
+    def add_description(self, subject: URIRef, graph: Graph, ts: float) -> None:
+        """A device description to swap in at the next flush (its live state is kept)."""
+        with self._lock:
+            self._descriptions[subject] = graph
+            if self._oldest_ts is None or ts < self._oldest_ts:
+                self._oldest_ts = ts
+
     def note(self, wanted: bool, ts: float) -> None:
         """Count one offered figure (and its lag now, if it needs no write)."""
         self.events += 1
@@ -137,7 +145,7 @@ class LiveBuffer:
     @property
     def pending(self) -> int:
         """Changes not yet in the graph (waiting or being written)."""
-        return len(self._pending) + self._writing
+        return len(self._pending) + len(self._descriptions) + self._writing
 
     def lag_s(self) -> float:
         """How far the graph is behind right now: age of the oldest unwritten change, else the
@@ -161,11 +169,14 @@ class LiveBuffer:
         with self._flush_lock:
             with self._lock:
                 pending, self._pending = self._pending, {}
+                descriptions, self._descriptions = self._descriptions, {}
                 oldest, self._oldest_ts = self._oldest_ts, None
-                self._writing, self._writing_oldest = len(pending), oldest
-            if not pending:
+                self._writing, self._writing_oldest = len(pending) + len(descriptions), oldest
+            if not pending and not descriptions:
                 return 0
             try:
+                if descriptions:    # first, so the live figures below land on the new description
+                    self._write_descriptions(descriptions, pending, oldest)
                 return self._write(pending, oldest)
             finally:
                 self._writing, self._writing_oldest = 0, None
@@ -195,6 +206,20 @@ class LiveBuffer:
         if oldest is not None:
             self._lag(time.time() - oldest)
         return written
+
+    def _write_descriptions(self, descriptions: dict, pending: dict, oldest: float | None) -> None:
+        from ontology.store import LIVE_DEVICE_PREDICATES
+        try:
+            self.triples_written += self.store.replace_descriptions(list(descriptions.items()),
+                                                                   keep=LIVE_DEVICE_PREDICATES)
+            self.writes += 1
+        except Exception:
+            self.write_errors += 1
+            with self._lock:
+                for subject, graph in descriptions.items():
+                    self._descriptions.setdefault(subject, graph)
+            self._requeue(pending, oldest)
+            raise
 
     def _requeue(self, unwritten: dict, oldest: float | None) -> None:
         """Put back what a failed write did not store (values that arrived since win)."""

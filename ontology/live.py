@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from rdflib.namespace import XSD
 from ontology import describe_events as ev
 from ontology import rollups
 from ontology.coalesce import CoalesceRules, Flusher, LiveBuffer
+from ontology.live_status import StatusBook
 from ontology.describe_device import graph_from_thing_description, site_graph
 from ontology.ns import (
     ER,
@@ -84,6 +84,7 @@ class FleetGraph:
         self._known_sites: set[str] = set()
         self._valid_forms: set[bytes] = set()        # TD digests with id and site blanked: SHACL-clean
         self.skipped = {"td": 0, "state": 0}
+        self._book = StatusBook(store) if batch_interval_s > 0 else None   # batched: counts in memory
         self._fl: dict[str, dict[str, Any]] = {}
         self._fl_devices: dict[str, set[str]] = {}
 
@@ -146,7 +147,7 @@ class FleetGraph:
             raise ValueError(f"TD names device {described_id!r} but arrived from {device_id!r}")
         site = body.get("schema:location")
         form = _td_form(text, described_id, site if isinstance(site, str) else None)
-        self._replace_device(graph, described_id, validate=form not in self._valid_forms)
+        self._replace_device(graph, described_id, validate=form not in self._valid_forms, ts=ts)
         self._valid_forms.add(form)
         if isinstance(site, str) and site not in self._known_sites:
             if not self.store.lookup(f"SELECT ?p WHERE {{ {site_iri(site).n3()} ?p ?o }} LIMIT 1"):
@@ -203,9 +204,20 @@ class FleetGraph:
         self._replace_device(graph, device_id)
         return device_id
 
-    def _replace_device(self, graph: Graph, device_id: str, validate: bool = True) -> None:
+    def _replace_device(self, graph: Graph, device_id: str, validate: bool = True,
+                        ts: float | None = None) -> None:
         """Swap in a device description; a new location moves the device between site counts."""
         location = graph.value(device_iri(device_id), SCHEMA.location)
+        if self._book is not None:     # batched: validated now, written with the next batch
+            if validate:
+                from ontology.shacl import check
+                check(graph)
+            when = time.time() if ts is None else ts
+            moved = self._book.move(device_iri(device_id), relocate=True,
+                                    location=str(location) if location is not None else None)
+            self.buffer.add_description(device_iri(device_id), graph, when)
+            self.buffer.add(moved, when)
+            return
         with self._view_lock:
             before = rollups.device_status(self.store, device_iri(device_id))
             self.store.replace_device(graph, device_id, validate)  # keeps the live status (online)
@@ -237,13 +249,19 @@ class FleetGraph:
 
     def set_online(self, device_id: str, online: bool, ts) -> None:
         graph = ev.status_graph(device_id, online, ts, ts)
+        when = float(ts) if isinstance(ts, (int, float)) else ev.utc(ts).timestamp()
+        if self._book is not None:     # batched: status and site counts in the next update
+            graph += self._book.move(device_iri(device_id), online=bool(online))
+            self.buffer.add(graph, when)
+            self._online[device_id] = bool(online)
+            self.buffer.mark_seen(device_id, when)
+            return
         with self._view_lock, self.buffer.exclusive():   # a batched older lastSeen must not win
             self.buffer.discard(device_iri(device_id), ER.lastSeen)
             before = rollups.device_status(self.store, device_iri(device_id))
             graph += rollups.site_status_change(self.store, before, (bool(online), before[1]))
             self.store.set_properties(graph)
             self._online[device_id] = bool(online)
-        when = float(ts) if isinstance(ts, (int, float)) else ev.utc(ts).timestamp()
         self.buffer.mark_seen(device_id, when)
 
     def deployment(self, device_id: str, body: Mapping[str, Any], ts) -> str:
@@ -334,5 +352,6 @@ def _td_form(text: str, device_id: str, site: str | None) -> bytes:
     for name, mark in ((device_id, "\x00device"), (site, "\x00site")):
         if name:
             quoted = json.dumps(name)[1:-1]
-            text = re.sub(f'(?<=["/]){re.escape(quoted)}(?=["/])', mark, text)
+            for left, right in (('"', '"'), ('"', "/"), ("/", '"'), ("/", "/")):
+                text = text.replace(f"{left}{quoted}{right}", f"{left}{mark}{right}")
     return hashlib.sha1(text.encode()).digest()

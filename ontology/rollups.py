@@ -86,6 +86,39 @@ def device_status(store, device: URIRef) -> tuple[bool | None, str | None]:
     return facts.get(str(ER.online)), facts.get(str(SCHEMA.location))
 
 
+def site_count_deltas(before: tuple[bool | None, str | None],
+                      after: tuple[bool | None, str | None]) -> dict[str | None, list[int]]:
+    """location → [online delta, offline delta] of a device's move from `before` to `after`."""
+    deltas: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    if before[0] is not None:
+        deltas[before[1]][0 if before[0] else 1] -= 1
+    if after[0] is not None:
+        deltas[after[1]][0 if after[0] else 1] += 1
+    return {loc: delta for loc, delta in deltas.items() if delta != [0, 0]}
+
+
+def site_counts(store) -> dict[str | None, list[int]]:
+    """location (None: no site) → [online, offline] as the site-status view holds them now."""
+    rows = store.query(f"""{sparql_prologue()} SELECT ?node ?loc ?on ?off WHERE {{
+        ?node a er:SiteStatus ; er:devicesOnline ?on ; er:devicesOffline ?off .
+        OPTIONAL {{ ?node er:statusOf ?loc }} }}""", timeout_s=120)
+    return {row.get("loc"): [int(row["on"]), int(row["off"])] for row in rows}
+
+
+def device_statuses(store) -> dict[str, tuple[bool | None, str | None]]:
+    """device IRI → (online or None, location IRI or None) of every device, in one query."""
+    rows = store.query(f"""{sparql_prologue()} SELECT ?d ?online ?loc WHERE {{
+        {{ ?d er:online ?online }} UNION {{ ?d schema:location ?loc }} }}""", timeout_s=120)
+    found: dict[str, list] = {}
+    for row in rows:
+        entry = found.setdefault(row["d"], [None, None])
+        if row.get("online") is not None:
+            entry[0] = bool(row["online"])
+        if row.get("loc") is not None:
+            entry[1] = row["loc"]
+    return {device: (entry[0], entry[1]) for device, entry in found.items()}
+
+
 def site_status_change(store, before: tuple[bool | None, str | None],
                        after: tuple[bool | None, str | None]) -> Graph:
     """New counts of the site statuses a device's move from `before` to `after` touches.
@@ -96,12 +129,8 @@ def site_status_change(store, before: tuple[bool | None, str | None],
     graph = new_graph()
     if before == after:
         return graph
-    deltas: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
-    if before[0] is not None:
-        deltas[before[1]][0 if before[0] else 1] -= 1
-    if after[0] is not None:
-        deltas[after[1]][0 if after[0] else 1] += 1
-    touched = [loc for loc, delta in deltas.items() if delta != [0, 0]]
+    deltas = site_count_deltas(before, after)
+    touched = list(deltas)
     now = properties_of(store, [site_status_iri(loc) for loc in touched], (ER.devicesOnline, ER.devicesOffline))
     for location in touched:
         counts = now.get(str(site_status_iri(location)), {})

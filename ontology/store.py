@@ -202,6 +202,28 @@ class _OxigraphBackend:
             self.store = None
 
 
+def _live_device_predicates() -> tuple[str, ...]:
+    from ontology.ns import ER
+    return tuple(str(ER[p]) for p in ("online", "lastSeen", "statusSince", "temperatureC", "cpuPercent",
+                                      "memoryUsedBytes", "healthUpdated", "participatedIn"))
+
+
+def _removal_statements(subject: str | URIRef, keep: tuple[str, ...]) -> tuple[str, str]:
+    """The two DELETEs of `remove_description`: the subject's own sub-nodes, then the subject."""
+    iri = str(URIRef(subject))
+    owned = f"""
+        DELETE {{ ?c ?cp ?co }} WHERE {{
+          <{iri}> ?p ?c . FILTER(isIRI(?c) && STRSTARTS(STR(?c), "{iri}/")) ?c ?cp ?co }}"""
+    keep_filter = (f"FILTER(?p NOT IN ({', '.join(f'<{URIRef(k)}>' for k in keep)}))"
+                   if keep else "")
+    own = f"DELETE {{ <{iri}> ?p ?o }} WHERE {{ <{iri}> ?p ?o {keep_filter} }}"
+    return owned, own
+
+
+# what a device's re-sent description leaves in place (its live state)
+LIVE_DEVICE_PREDICATES = _live_device_predicates()
+
+
 class GraphStore:
     """The fleet graph behind one interface, whatever holds it."""
 
@@ -301,16 +323,25 @@ class GraphStore:
         `keep` lists predicate IRIs to leave on the subject (live state such as er:online that a
         re-sent description does not carry).
         """
-        iri = str(URIRef(subject))
-        owned = f"""
-            DELETE {{ ?c ?cp ?co }} WHERE {{
-              <{iri}> ?p ?c . FILTER(isIRI(?c) && STRSTARTS(STR(?c), "{iri}/")) ?c ?cp ?co }}"""
-        keep_filter = (f"FILTER(?p NOT IN ({', '.join(f'<{URIRef(k)}>' for k in keep)}))"
-                       if keep else "")
-        own = f"DELETE {{ <{iri}> ?p ?o }} WHERE {{ <{iri}> ?p ?o {keep_filter} }}"
         with self._write_lock:
-            self._backend.update(owned)
-            self._backend.update(own)
+            for statement in _removal_statements(subject, keep):
+                self._backend.update(statement)
+
+    def replace_descriptions(self, items: list[tuple[str | URIRef, Graph]], keep: tuple[str, ...] = ()) -> int:
+        """Many (subject, description) swaps in two writes: one update removing every old
+        description, one load adding the new ones (the batched live graph's births). Trusted
+        data: validate before. Returns the number of triples added."""
+        if not items:
+            return 0
+        removals = " ;\n".join(statement for subject, _ in items
+                                for statement in _removal_statements(subject, keep))
+        combined = Graph()
+        for _, graph in items:
+            combined += graph
+        with self._write_lock:
+            self._backend.update(removals)
+            self._backend.load_ntriples(combined.serialize(format="nt"))
+        return len(combined)
 
     def set_properties(self, data: Graph) -> None:
         """Overwrite: for every (subject, predicate) in `data`, old values go, the new ones stay.
@@ -337,11 +368,8 @@ class GraphStore:
 
     def replace_device(self, device_graph: Graph, device_id: str, validate: bool = True) -> int:
         """A device re-registered: new static description, live state (online, health) kept."""
-        from ontology.ns import ER, device_iri
-        live = tuple(str(ER[p]) for p in ("online", "lastSeen", "statusSince", "temperatureC",
-                                          "cpuPercent", "memoryUsedBytes", "healthUpdated",
-                                          "participatedIn"))
-        return self.replace_description(device_iri(device_id), device_graph, validate, keep=live)
+        from ontology.ns import device_iri
+        return self.replace_description(device_iri(device_id), device_graph, validate, keep=LIVE_DEVICE_PREDICATES)
 
     def close(self) -> None:
         self._backend.close()

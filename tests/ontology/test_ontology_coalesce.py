@@ -92,3 +92,27 @@ def test_batched_writes_merge_a_fleet_into_few_updates_with_lag_reported():
     stats = fleet.stats()
     assert 0.0 <= stats["lag_max_s"] < 5.0 and stats["write_errors"] == 0
     fleet.close()
+
+
+def test_batched_births_and_states_keep_the_site_view_equal_to_the_facts():
+    from ontology import rollups
+
+    store = GraphStore.open(None)
+    fleet = FleetGraph(store, batch_interval_s=0.1, load_vocabulary=False)
+    profile = load_profile("jetson-nano")
+    now = time.time()
+    for i in range(120):
+        fleet.on_event(Event("td", f"b{i}", thing_description(profile, f"b{i}", site=f"site-{i % 4}"), now))
+        fleet.on_event(Event("state", f"b{i}", {"online": True}, now))
+    for i in range(0, 120, 3):                                  # a third go offline
+        fleet.on_event(Event("state", f"b{i}", {"online": False}, now + 1))
+    for i in range(0, 12):                                      # some move to another site
+        fleet.on_event(Event("td", f"b{i}", thing_description(profile, f"b{i}", site="site-9"), now + 2))
+    fleet.close()
+    view = {row.get("loc"): (row["on"], row["off"]) for row in store.query(
+        f"SELECT ?loc ?on ?off WHERE {{ ?n a <{ER}SiteStatus> ; <{ER}devicesOnline> ?on ; "
+        f"<{ER}devicesOffline> ?off . OPTIONAL {{ ?n <{ER}statusOf> ?loc }} }}")}
+    facts = {row.get("loc"): (row["on"], row["off"]) for row in store.query(rollups.SITE_STATUS_FROM_FACTS)}
+    assert view == facts and sum(on for on, _ in facts.values()) == 80
+    assert len(store.query(f"SELECT ?d WHERE {{ ?d <{ER}ramBytes> ?r }}")) == 120   # every description in
+    assert fleet.buffer.writes < 20                                                 # in a few batches
