@@ -44,6 +44,7 @@ class CloudStack:
         self.http_host, self.http_port = http_host, http_port
         self.server: DashboardServer | None = None
         self.query_pool = None
+        self.metrics = None
 
     @property
     def broker_url(self) -> str | None:
@@ -60,6 +61,10 @@ class CloudStack:
         views = FleetViews(self.coordinator, self.activity, self.graph_store)
         self.server = DashboardServer(views.routes(), self.feed, self.http_host, self.http_port,
                                       authorise=self._authorised)
+        from cloud_sync.metrics import CoordinatorMetrics     # issue 16: Prometheus + dashboard figures
+        self.metrics = CoordinatorMetrics(self.coordinator, self.fleet_graph).attach()
+        self.server.add_route("/metrics", self.metrics.endpoint, summary="Prometheus metrics")
+        self.server.add_route("/api/scale", self.metrics.json_endpoint, summary="fleet-scale figures (JSON)")
         if self.graph_store is not None:
             from ontology.endpoint import SparqlEndpoint
             from ontology.query_pool import QueryPool
@@ -116,7 +121,7 @@ class CloudStack:
             self.query_pool.close()
         self.coordinator.stop()
         if self.fleet_graph is not None:
-            self.fleet_graph.flush()
+            self.fleet_graph.close()     # last batch written, batch writer stopped
         self.activity.close()
 
     def __enter__(self) -> "CloudStack":

@@ -110,6 +110,12 @@ class CoordinatorMetrics:
         return Response(await run_in_threadpool(self.exposition),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def json_endpoint(self, request) -> Any:
+        """Fleet-scale figures as JSON (what /metrics says; for the dashboard)."""
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import JSONResponse
+        return JSONResponse(await run_in_threadpool(self.snapshot))
+
     def handle(self, method: str, path_qs: str, headers, body) -> tuple[int, dict[str, str], bytes]:
         """The same, as a plain ``(method, path, headers, body)`` route handler."""
         if method not in ("GET", "HEAD"):

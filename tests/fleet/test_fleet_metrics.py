@@ -101,3 +101,31 @@ def test_fl_round_state_is_exposed(coordinator):
     assert metrics.handle("POST", "/metrics", {}, b"")[0] == 405
     status, headers, body = metrics.handle("GET", "/metrics", {}, b"")
     assert status == 200 and b"cloud_sync_fl_round" in body
+
+
+def test_the_cloud_stack_serves_metrics_and_the_dashboard_json(mosquitto, tmp_path):
+    import json
+
+    from cloud_sync.cloud import CloudStack
+
+    stack = CloudStack(mosquitto.url, tmp_path / "stack", http_port=0, ota=False).start(wait_s=15)
+    try:
+        sim = SimulatorThread(FleetSimulator(mosquitto.url, FleetOptions(
+            devices=12, duration_s=3, heartbeat_s=0.5, result_every_s=0.5, seed=9))).start()
+        assert sim.wait_online(12, 20)
+        deadline = time.monotonic() + 20
+        scraped = {}
+        while time.monotonic() < deadline:
+            scraped = _scrape(stack.dashboard_url.rstrip("/") + "/metrics")
+            if scraped.get(("cloud_sync_devices", (("state", "online"),))) == 12:
+                break
+            time.sleep(0.2)
+        assert scraped[("cloud_sync_devices", (("state", "online"),))] == 12
+        with urllib.request.urlopen(stack.dashboard_url.rstrip("/") + "/api/scale", timeout=5) as response:
+            figures = json.loads(response.read())
+        assert figures["devices"]["online"] == 12 and "lag_s" in figures["graph"]
+        report = sim.stop_and_join(60, stop=False)
+        assert stack.coordinator.flush(20)
+        assert stack.metrics.snapshot()["ingest"]["stored"] == report.totals["results"]
+    finally:
+        stack.stop()
