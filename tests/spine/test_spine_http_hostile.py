@@ -83,6 +83,17 @@ def test_malformed_content_length_gets_4xx_within_5_s(stack, length):
     assert 400 <= status < 500 and took < 5.0, (status, took)
 
 
+@pytest.mark.parametrize("request_bytes, expected", [
+    (b"GET /api/fleet HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
+    (b"GET /api/fleet?" + b"q" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
+])
+def test_oversize_heads_and_bodies_are_refused(stack, request_bytes, expected):
+    cloud, _ = stack
+    status, took = _raw(cloud.dashboard_url, request_bytes)
+    assert status == expected and took < 5.0
+
+
 def test_a_body_that_never_arrives_gets_408(stack):
     cloud, _ = stack
     cloud.server.body_timeout_s = 1.0
