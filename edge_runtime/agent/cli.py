@@ -45,7 +45,10 @@ def run_agent(args) -> int:
                              wait_for_coordinator=False if args.no_wait_for_coordinator else None)
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(f"{exc} (see 'edge-runtime agent --help')") from None
-    agent = Agent(config).start()
+    try:
+        agent = Agent(config).start()
+    except ModuleNotFoundError as exc:            # a task whose extra is not installed
+        raise CliError(str(exc)) from None
     print(f"agent {config.device_id}: broker {agent.link.url}, state {config.state_dir}, "
           f"tasks {[t.name for t in config.tasks]}", flush=True)
     done = threading.Event()

@@ -79,6 +79,9 @@ TASK_KINDS: dict[str, str] = {
     "fl_client": "edge_runtime.online.fl_task:FederatedClientTask",
     "edvit": "edge_runtime.edvit.task:EdvitSubmodelTask",
 }
+# kind -> the extra whose packages it imports (the base install runs none of them).
+TASK_EXTRAS = {"model": "litert] or [onnx", "das": "das", "lidar": "lidar", "online": "online",
+               "fl_client": "online", "edvit": "edvit"}
 
 
 def load_task_class(kind: str) -> type[Task]:
@@ -89,5 +92,12 @@ def load_task_class(kind: str) -> type[Task]:
     except KeyError:
         raise ValueError(f"unknown task kind {kind!r}; known kinds: {', '.join(sorted(TASK_KINDS))}") from None
     module_name, _, class_name = target.partition(":")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if kind in TASK_EXTRAS and exc.name and not exc.name.startswith("edge_runtime"):
+            raise ModuleNotFoundError(
+                f"task kind {kind!r} needs {exc.name!r}, which this install lacks: "
+                f"pip install 'edge-runtime[{TASK_EXTRAS[kind]}]'", name=exc.name) from exc
+        raise
     return getattr(module, class_name)
