@@ -4,7 +4,7 @@
 
 Three processes besides this one: Mosquitto, the coordinator (``--coordinator-worker``:
 the full CloudStack — ingest, registry, fleet graph on disk with its memory copy,
-dashboard, OTA — plus its Prometheus metrics on a port of their own) and the fleet
+dashboard with /metrics, OTA) and the fleet
 simulator (``cloud-sync simulate-fleet``). Every ``--sample-s`` this script records each
 process's CPU and RSS, the load average of the box, and scrapes the coordinator's
 /metrics (devices online, stored, queues, graph lag). Warm-up ends when every device is
@@ -35,16 +35,11 @@ PYTHON = sys.executable
 
 
 def coordinator_worker(args) -> int:
-    """Run the cloud stack and serve its metrics; print the metrics port, run until SIGTERM."""
-    from prometheus_client import start_http_server
-
+    """Run the cloud stack; print its /metrics URL, run until SIGTERM."""
     from cloud_sync.cloud import CloudStack
-    from cloud_sync.metrics import CoordinatorMetrics
 
     stack = CloudStack(args.broker, args.data, http_port=0).start(wait_s=30)
-    metrics = CoordinatorMetrics(stack.coordinator, stack.fleet_graph).attach()
-    server, _ = start_http_server(0, "127.0.0.1", registry=metrics.registry)
-    print(f"METRICS {server.server_port}", flush=True)
+    print(f"METRICS {stack.dashboard_url.rstrip('/')}/metrics", flush=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     while not stopping:
@@ -53,10 +48,10 @@ def coordinator_worker(args) -> int:
     return 0
 
 
-def scrape(port: int) -> dict[str, float]:
+def scrape(url: str) -> dict[str, float]:
     from prometheus_client.parser import text_string_to_metric_families
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             text = response.read().decode()
     except OSError:
         return {}
@@ -99,7 +94,7 @@ def run(args) -> dict:
     line = coord.stdout.readline()
     if not line.startswith("METRICS "):
         raise RuntimeError(f"coordinator worker did not start: {line!r}")
-    port = int(line.split()[1])
+    port = line.split()[1]          # the /metrics URL
     report_path = work / "sim.json"
     sim = subprocess.Popen([PYTHON, "-m", "cloud_sync.cli", "simulate-fleet", "--broker", broker.url,
                             "--devices", str(args.devices), "--duration", str(args.duration),
