@@ -18,27 +18,31 @@ from edge_runtime.lidar.sensors import SensorSpec
 
 
 def beam_heights(sensor: SensorSpec, plane: GroundPlane, xy: np.ndarray) -> np.ndarray:
-    """(K, B): height above the floor at which each beam passes above each sensor-frame (x, y)."""
+    """(K, B): height above the floor at which each beam passes above each sensor-frame (x, y);
+    NaN where that return would lie beyond the range (``r / cos e > max_range_m``: from a high
+    mount the legs at the range edge are farther than the head and are cut first)."""
     xy = np.atleast_2d(np.asarray(xy, dtype=np.float64))
     r = np.hypot(xy[:, 0], xy[:, 1])
-    tan_e = np.tan(np.radians(sensor.beam_elevations_deg()))
+    elevation = np.radians(sensor.beam_elevations_deg())
+    tan_e = np.tan(elevation)
     n = plane.normal.astype(np.float64)
     base = xy[:, 0] * n[0] + xy[:, 1] * n[1] + plane.offset            # (K,)
-    return base[:, None] + (r[:, None] * tan_e[None, :]) * n[2]
+    heights = base[:, None] + (r[:, None] * tan_e[None, :]) * n[2]
+    beyond = r[:, None] > sensor.max_range_m * np.cos(elevation)[None, :]
+    return np.where(beyond, np.nan, heights)
 
 
 def lowest_visible_height(sensor: SensorSpec, plane: GroundPlane, xy: np.ndarray) -> np.ndarray:
     """(K,) the lowest body height a beam reaches above each (x, y); inf where none does."""
     heights = beam_heights(sensor, plane, xy)
-    return np.where(heights >= 0.0, heights, np.inf).min(axis=1)
+    return np.where(heights >= 0.0, heights, np.inf).min(axis=1)      # NaN >= 0 is False: out of range
 
 
 def beams_on_person(sensor: SensorSpec, plane: GroundPlane, xy: np.ndarray,
                     person_height_m: float = 1.55) -> np.ndarray:
     """(K,) how many beams hit a person of ``person_height_m`` standing at each (x, y)."""
     heights = beam_heights(sensor, plane, xy)
-    inside = np.hypot(*np.atleast_2d(xy).T) <= sensor.max_range_m
-    return np.where(inside, ((heights >= 0.0) & (heights <= person_height_m)).sum(axis=1), 0)
+    return ((heights >= 0.0) & (heights <= person_height_m)).sum(axis=1)
 
 
 def coverage_summary(sensor: SensorSpec, plane: GroundPlane, person_height_m: float = 1.55,
@@ -52,7 +56,7 @@ def coverage_summary(sensor: SensorSpec, plane: GroundPlane, person_height_m: fl
     beams = beams_on_person(sensor, plane, xy, person_height_m).reshape(a.shape)
     seen = beams >= min_beams
     first = np.where(seen.any(axis=1), radius[np.argmax(seen, axis=1)], np.inf)
-    floor = beam_heights(sensor, plane, xy).min(axis=1).reshape(a.shape) <= 0.0
+    floor = (beam_heights(sensor, plane, xy) <= 0.0).any(axis=1).reshape(a.shape)
     floor_first = np.where(floor.any(axis=1), radius[np.argmax(floor, axis=1)], np.inf)
     spacing = np.radians(np.diff(sensor.beam_elevations_deg()).mean()) * sensor.max_range_m \
         if sensor.beams > 1 else np.inf
