@@ -3,12 +3,17 @@ in-process; writes ``benchmarks/results/fl_<exp>.json`` and a learning-curve PNG
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    # small matmuls on a shared 2-core box: a second BLAS thread made a CNN step 9x slower
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))

@@ -57,6 +57,9 @@ def register(subparsers) -> None:
     p.add_argument("--min-ram", type=int, default=0, metavar="BYTES",
                    help="with --broker: only devices whose profile has this much RAM (fleet-graph query)")
     p.add_argument("--backend", help="with --broker: only devices with this runtime backend (e.g. tflm)")
+    p.add_argument("--max-message", type=int, default=256 * 1024, metavar="BYTES",
+                   help="with --broker: largest MQTT payload of a round; bigger θ/updates go in parts "
+                        "(default 262144, what MCU-class clients buffer)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_command)
@@ -106,7 +109,8 @@ def run_command(args: argparse.Namespace) -> int:
                               data_dir=args.data, state_dir=state_dir, out_dir=args.out or state_dir,
                               task_name=args.task_name, deadline_s=args.deadline, fresh=args.fresh,
                               wait_online_s=args.wait_online, eval_every=args.eval_every,
-                              progress=not args.no_progress, requirements=_requirements(args))
+                              progress=not args.no_progress, requirements=_requirements(args),
+                              max_message=args.max_message)
     except (FileNotFoundError, ValueError, TimeoutError, ConnectionError) as exc:
         raise CliError(str(exc)) from None
     print(json.dumps(summary["final"]))

@@ -9,8 +9,6 @@ class FedAvg(Strategy):
     name = "fedavg"
     defaults = {"clients_per_round": 5, "batch_size": 10, "beta": 1.0, "beta_final": 1.0}
 
-    def aggregate(self, round_idx, theta, shared_mask, replies):
-        if not replies:
-            return theta
-        deltas, weights = self.deltas(replies, int(shared_mask.sum()))
-        return self.apply(theta, shared_mask, (weights[:, None] * deltas).sum(axis=0) / weights.sum())
+    def aggregate(self, round_idx, theta, shared_mask, replies, selected=None):
+        step = self.mean_update(replies, int(shared_mask.sum()), selected, weighted=True)
+        return theta if step is None else self.apply(theta, shared_mask, self.config.beta * step)

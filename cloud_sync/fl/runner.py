@@ -45,16 +45,21 @@ def run_federated(strategy: Strategy, fleet: Fleet, theta0: np.ndarray, shared_m
     for r in range(first, rounds):
         started = time.perf_counter()
         rng = np.random.default_rng([seed, r])
+        if hasattr(fleet, "start_round"):  # simulated fleets: who is online / joined by now
+            fleet.start_round(r)
         devices = strategy.select_devices(r, fleet.available(), rng)
         body = strategy.configure_round(r, theta, shared_mask)
         replies = fleet.request_many(devices, task_name, body, deadline_s) if devices else {}
         answered = {d: rep for d, rep in replies.items() if rep is not None}
-        theta = strategy.aggregate(r, theta, shared_mask, {d: rep.body for d, rep in answered.items()})
+        theta = strategy.aggregate(r, theta, shared_mask, {d: rep.body for d, rep in answered.items()},
+                                   selected=devices)
         updates = sum(int(rep.body.get("steps", 0)) for rep in answered.values())
         updates_total += updates
         record = {"round": r, "selected": devices, "answered": sorted(answered),
                   "bytes_down": sum(rep.bytes_out for rep in answered.values()),
                   "bytes_up": sum(rep.bytes_in for rep in answered.values()),
+                  "bytes_lost": getattr(fleet, "last_bytes_lost", 0),  # sent to devices that never answered
+                  "bytes_secagg": int(strategy.last_overhead_bytes),
                   "device_updates": updates, "device_updates_total": updates_total,
                   "device_train_s": sum(float(rep.body.get("train_s", 0)) for rep in answered.values()),
                   "latency_s": max((rep.latency_s for rep in answered.values()), default=None)}

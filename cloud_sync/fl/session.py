@@ -40,12 +40,14 @@ class FederatedSession:
             deadline_s: float = 60.0, fresh: bool = False, wait_online_s: float = 60.0,
             eval_every: int = 0, progress: bool = True, fleet_graph=None,
             requirements: dict[str, Any] | None = None, coordinator=None,
-            device_ids: list[str] | None = None) -> dict[str, Any]:
+            device_ids: list[str] | None = None, max_message: int | None = None) -> dict[str, Any]:
         """Run (or resume) the rounds. ``fleet_graph`` (``ontology.live.FleetGraph``): rounds and
         participation are recorded in it, and with ``requirements`` (``capable_devices`` keyword
         arguments, e.g. ``{"min_ram_bytes": 65536}``) MQTT devices are selected through its queries.
         ``coordinator``: a running coordinator to use (and leave running) instead of ``broker``;
-        ``device_ids``: only these devices may take part (those that run the FL client task)."""
+        ``device_ids``: only these devices may take part (those that run the FL client task).
+        ``max_message``: MQTT payload limit per message (default 256 KiB); larger θ and updates
+        travel in parts."""
         state_dir = Path(state_dir or Path(data_dir) / "fl" / f"{self.task}-{self.strategy.name}")
         out_dir = Path(out_dir or state_dir)
         if fresh and state_dir.exists():
@@ -82,7 +84,8 @@ class FederatedSession:
                 if owned is not None:
                     owned.start(wait_s=15)
                 fleet = MqttFleet(coordinator, graph_store=fleet_graph.store if requirements else None,
-                                  requirements=requirements)
+                                  requirements=requirements, **({"max_message": max_message} if max_message else {}))
+                self.last_fleet = fleet
                 if device_ids:
                     fleet.only = set(device_ids)
                 wait_until(lambda: len(fleet.available()) >= n_devices, wait_online_s,

@@ -32,6 +32,9 @@ class StrategyConfig:
     top_p: float | None = None   # percent of largest changes uploaded
     local_params: tuple[str, ...] = ()
     reconstruct_steps: int = 8
+    dp_clip: float | None = None        # client-side DP: L2 clip of every update ...
+    dp_noise: float = 0.0               # ... and Gaussian noise multiplier (std = dp_noise · dp_clip)
+    secure_aggregation: bool = False    # pairwise-masked sum (cloud_sync.fl.secagg): the server sees no update
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,6 +48,7 @@ class Strategy:
 
     name: ClassVar[str] = "base"
     defaults: ClassVar[dict[str, Any]] = {}
+    last_overhead_bytes: int = 0  # wire bytes of the last round beyond the requests and replies
 
     def __init__(self, **overrides: Any):
         unknown = set(overrides) - set(StrategyConfig.__dataclass_fields__)
@@ -68,11 +72,13 @@ class Strategy:
                 "theta": encode_vector(theta[shared_mask], quantise=c.quantise_download),
                 "steps": c.local_steps, "lr": c.lr, "batch_size": c.batch_size,
                 "upload": {"quantise": c.quantise_upload, "top_p": c.top_p},
-                "local_params": list(c.local_params), "reconstruct_steps": c.reconstruct_steps}
+                "local_params": list(c.local_params), "reconstruct_steps": c.reconstruct_steps,
+                **({"privacy": {"clip": c.dp_clip, "noise_std": c.dp_noise * c.dp_clip}} if c.dp_clip else {})}
 
     def aggregate(self, round_idx: int, theta: np.ndarray, shared_mask: np.ndarray,
-                  replies: dict[str, dict[str, Any]]) -> np.ndarray:
-        """New θ from the replies that arrived (a round with none leaves θ unchanged)."""
+                  replies: dict[str, dict[str, Any]], selected: list[str] | None = None) -> np.ndarray:
+        """New θ from the replies that arrived (a round with none leaves θ unchanged); ``selected``:
+        every device asked this round (secure aggregation recovers the ones that dropped)."""
         raise NotImplementedError
 
     # -- helpers for subclasses -------------------------------------------------------------------
@@ -92,6 +98,26 @@ class Strategy:
             rows.append(delta)
             weights.append(float(reply.get("n_samples", 1)))
         return np.stack(rows), np.asarray(weights)
+
+    def mean_update(self, replies: dict[str, dict[str, Any]], size: int, selected: list[str] | None,
+                    weighted: bool) -> np.ndarray | None:
+        """The round's (sample-weighted) mean update, through secure aggregation when configured
+        (then unweighted: the server sees only the sum). ``None``: nothing usable this round.
+        Sets ``last_overhead_bytes`` to what the masking protocol cost on the wire."""
+        self.last_overhead_bytes = 0
+        if not replies:
+            return None
+        deltas, weights = self.deltas(replies, size)
+        if not self.config.secure_aggregation:
+            if not weighted:
+                weights = np.ones_like(weights)
+            return (weights[:, None] * deltas).sum(axis=0) / weights.sum()
+        from cloud_sync.fl.secagg import secure_sum
+
+        devices = sorted(replies)
+        result = secure_sum(sorted(set(selected or devices) | set(devices)), dict(zip(devices, deltas)))
+        self.last_overhead_bytes = result.bytes_total - result.bytes_by_phase["masked_upload"]
+        return None if result.total is None else result.total / len(result.survivors)
 
     def apply(self, theta: np.ndarray, shared_mask: np.ndarray, step: np.ndarray) -> np.ndarray:
         out = theta.copy()

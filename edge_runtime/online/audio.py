@@ -60,10 +60,20 @@ def mfcc(signal: np.ndarray, rate: int, n_mfcc: int = 13, **kwargs) -> np.ndarra
     return dct(log_mel(signal, rate, **kwargs), type=2, axis=1, norm="ortho")[:, :n_mfcc].astype(np.float32)
 
 
+def resample_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
+    """(frames, bins) linearly resampled along time to ``n_frames`` rows, flattened row-major."""
+    src = np.linspace(0.0, 1.0, len(frames))
+    dst = np.linspace(0.0, 1.0, n_frames)
+    resampled = np.stack([np.interp(dst, src, frames[:, j]) for j in range(frames.shape[1])], axis=1)
+    return resampled.reshape(-1).astype(np.float32)
+
+
 def fixed_length_mfcc(signal: np.ndarray, rate: int, n_frames: int = 16, n_mfcc: int = 13) -> np.ndarray:
     """MFCC frames linearly resampled to ``n_frames`` time steps, flattened (n_frames * n_mfcc,)."""
-    coeffs = mfcc(signal, rate, n_mfcc=n_mfcc)
-    src = np.linspace(0.0, 1.0, len(coeffs))
-    dst = np.linspace(0.0, 1.0, n_frames)
-    resampled = np.stack([np.interp(dst, src, coeffs[:, j]) for j in range(n_mfcc)], axis=1)
-    return resampled.reshape(-1).astype(np.float32)
+    return resample_frames(mfcc(signal, rate, n_mfcc=n_mfcc), n_frames)
+
+
+def fixed_length_log_mel(signal: np.ndarray, rate: int, n_frames: int = 32, n_mels: int = 20) -> np.ndarray:
+    """Log-mel frames resampled to ``n_frames`` time steps, flattened (n_frames * n_mels,): a
+    (time, mel) image for a small CNN."""
+    return resample_frames(log_mel(signal, rate, n_mels=n_mels), n_frames)

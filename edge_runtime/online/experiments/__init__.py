@@ -6,7 +6,7 @@ from typing import Any
 
 from edge_runtime.online.experiments.base import Experiment, LocalData
 
-EXPERIMENTS = ("sine", "digits", "omniglot", "fsdd", "occupancy")
+EXPERIMENTS = ("sine", "digits", "omniglot", "fsdd", "occupancy", "omniglot_cnn", "fsdd_cnn")
 
 
 def build_experiment(name: str, **params: Any) -> Experiment:
@@ -31,6 +31,12 @@ def build_experiment(name: str, **params: Any) -> Experiment:
     if name == "occupancy":
         from edge_runtime.online.experiments.classification import Presence
         return Presence(**params)
+    if name == "omniglot_cnn":
+        from edge_runtime.online.experiments.cnn import OmniglotCnn
+        return OmniglotCnn(**params)
+    if name == "fsdd_cnn":
+        from edge_runtime.online.experiments.cnn import FsddCnn
+        return FsddCnn(**params)
     raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
 
 

@@ -39,6 +39,9 @@ class Experiment:
     metric: ClassVar[str] = "accuracy"          # key of evaluate()'s main figure
     higher_is_better: ClassVar[bool] = True
     local_params: ClassVar[tuple[str, ...]] = ()  # TinyMetaFed: names kept on the device
+    # parameters every local task starts from zero (an N-way head whose labels are task-local):
+    # a device that kept a previous task's head would learn features for the wrong label map
+    task_local: tuple[str, ...] = ()
     # adaptation protocol used by evaluate() and by default client hyper-parameters
     adapt_steps: int = 32
     adapt_lr: float = 0.01

@@ -58,24 +58,39 @@ class FewShotClassification(Experiment):
         idx, labels, _ = self._task(self.device_classes[device_id], self.samples_per_class, rng)
         return LocalData(self.x[idx], labels)
 
-    def evaluate(self, theta: np.ndarray, seed: int = 0) -> dict[str, float]:
-        rng = np.random.default_rng(20_000 + seed)
+    def adaptation_start(self, theta: np.ndarray) -> tuple[Network, np.ndarray]:
+        """The N-way network a held-out task adapts, and its start: θ with the task-local output
+        layer zeroed (labels are task-local)."""
         net = self.make_network()
         start = theta.copy()
-        start[net.mask_for(self.local_params)] = 0.0  # task-local output layer starts from zero
+        start[net.mask_for(self.local_params)] = 0.0
+        return net, start
+
+    def init_task_head(self, net: Network, data: LocalData) -> None:
+        """Start of a new task's N-way head (here: the zeroed one ``adaptation_start`` left)."""
+
+    def evaluate(self, theta: np.ndarray, seed: int = 0, k_shot: int | None = None) -> dict[str, float]:
+        """Mean query accuracy over ``eval_episodes`` held-out N-way tasks, each adapted from θ on
+        ``k_shot`` (default: the experiment's) support samples per class with the same budget."""
+        k_shot = int(k_shot or self.k_shot)
+        rng = np.random.default_rng(20_000 + seed)
+        net, start = self.adaptation_start(theta)
         accs = []
         for _ in range(self.eval_episodes):
             chosen = rng.choice(self.test_classes, size=self.n_way, replace=False)
             perms = [rng.permutation(self.by_class[int(c)]) for c in chosen]
-            support = np.concatenate([p[:self.k_shot] for p in perms])
-            query = np.concatenate([p[self.k_shot:] for p in perms])
-            s_lab = np.repeat(np.arange(self.n_way), self.k_shot)
-            q_lab = np.concatenate([np.full(len(p) - self.k_shot, i) for i, p in enumerate(perms)])
-            adapt(net, start, LocalData(self.x[support], s_lab), self.adapt_steps, self.adapt_lr,
-                  self.adapt_batch, rng)
+            support = np.concatenate([p[:k_shot] for p in perms])
+            query = np.concatenate([p[k_shot:] for p in perms])
+            s_lab = np.repeat(np.arange(self.n_way), k_shot)
+            q_lab = np.concatenate([np.full(len(p) - k_shot, i) for i, p in enumerate(perms)])
+            support_data = LocalData(self.x[support], s_lab)
+            net.set_flat(start)
+            self.init_task_head(net, support_data)
+            adapt(net, net.get_flat(), support_data, self.adapt_steps, self.adapt_lr,
+                  min(self.adapt_batch, len(support)), rng)
             accs.append(float(np.mean(net.predict(self.x[query]) == q_lab)))
         return {"accuracy": float(np.mean(accs)), "accuracy_std": float(np.std(accs)),
-                "episodes": self.eval_episodes, "n_way": self.n_way, "k_shot": self.k_shot}
+                "episodes": self.eval_episodes, "n_way": self.n_way, "k_shot": k_shot}
 
 
 def digits_experiment(n_devices: int = 5, **kwargs) -> FewShotClassification:

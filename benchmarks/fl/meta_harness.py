@@ -1,0 +1,155 @@
+"""Same-run comparison of starting points for on-device adaptation: random init, FedAvg,
+centralised pre-training, Reptile, TinyReptile, TinyMetaFed — same data, same held-out
+devices, same adaptation budget, several seeds, 95 % confidence intervals.
+
+A *method* is ``{"strategy": name, "rounds": R, "objective": ..., **strategy options}``,
+or ``{"centralised": steps, "batch_size": b, "lr": a}`` (pooled data, no federation),
+or ``{"random": True}``. Every method of one seed starts from the same θ₀ and is scored
+by ``experiment.evaluate`` on every requested shot count.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import numpy as np
+from scipy import stats
+
+from common import RESULTS  # noqa: F401  (puts the repo on sys.path)
+
+from cloud_sync.fl import make_strategy
+from cloud_sync.fl.conditions import FleetConditions, SimulatedFleet
+from cloud_sync.fl.fleet import InProcessFleet
+from cloud_sync.fl.runner import run_federated, shared_mask_for
+from edge_runtime.online.experiments.base import adapt
+from edge_runtime.online.experiments.cnn import training_flops
+from edge_runtime.online.fl_client import FederatedClient
+
+
+def train_method(make_experiment: Callable[..., object], method: dict, seed: int,
+                 conditions: FleetConditions | None = None) -> tuple[np.ndarray, dict]:
+    """θ after the method's training and its costs (bytes, device steps, FLOPs, wall time)."""
+    method = dict(method)
+    objective = method.pop("objective", "episodic")
+    experiment = make_experiment(objective=objective) if objective != "episodic" else make_experiment()
+    net = experiment.make_network(seed)
+    started = time.perf_counter()
+    if method.pop("random", False):
+        return net.get_flat(), {"bytes_total": 0, "device_steps": 0, "device_flops": 0, "wall_s": 0.0}
+    if "centralised" in method:
+        steps, batch = int(method["centralised"]), int(method.get("batch_size", 10))
+        adapt(net, net.get_flat(), experiment.pooled_data(), steps, float(method.get("lr", 0.1)), batch,
+              np.random.default_rng([seed, 99]))
+        return net.get_flat(), {"bytes_total": 0, "device_steps": 0, "device_flops": 0,
+                                "server_steps": steps, "wall_s": time.perf_counter() - started}
+    name, rounds = method.pop("strategy"), int(method.pop("rounds"))
+    strategy = make_strategy(name, rounds=rounds, **method)
+    strategy.adopt_experiment_defaults(experiment.local_params)
+    handlers = {d: FederatedClient(experiment, d, seed).handle for d in experiment.device_ids()}
+    fleet = SimulatedFleet(handlers, conditions, seed) if conditions else InProcessFleet(handlers, seed=seed)
+    theta, history = run_federated(strategy, fleet, net.get_flat(), shared_mask_for(net, strategy), rounds,
+                                   seed=seed, deadline_s=60.0)
+    steps = int(sum(h["device_updates"] for h in history))
+    cost = {"bytes_total": int(sum(h["bytes_down"] + h["bytes_up"] + h["bytes_lost"] + h["bytes_secagg"]
+                                   for h in history)),
+            "bytes_per_round": float(np.mean([h["bytes_down"] + h["bytes_up"] + h["bytes_lost"] + h["bytes_secagg"]
+                                              for h in history])),
+            "bytes_secagg_total": int(sum(h["bytes_secagg"] for h in history)),
+            "client_updates": int(sum(len(h["answered"]) for h in history)),
+            "rounds_with_no_update": int(sum(not h["answered"] for h in history)),
+            "device_steps": steps, "device_flops": training_flops(net, strategy.config.batch_size) * steps,
+            "device_train_s_measured_here": float(sum(h["device_train_s"] for h in history)),
+            "wall_s": time.perf_counter() - started}
+    if conditions:
+        cost["fleet"] = {**fleet.counts, "conditions": conditions.to_dict()}
+    return theta, cost
+
+
+def ci95(values: list[float]) -> dict:
+    """Mean, 95 % t-interval half-width, worst (minimum) and the per-seed values."""
+    v = np.asarray(values, float)
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
+    return {"mean": float(v.mean()), "ci95": half, "worst": float(v.min()), "per_seed": v.tolist()}
+
+
+def compare(make_experiment: Callable[..., Callable], methods: dict[str, dict], seeds: list[int],
+            shots: list[int], conditions: FleetConditions | None = None, log=print,
+            keep: Callable[[str, int, np.ndarray], None] | None = None) -> dict:
+    """``make_experiment(seed)`` → a factory ``(objective=...) -> experiment`` for that seed's split;
+    ``keep(label, seed, θ)`` sees every trained model (to save one for export)."""
+    per_method: dict[str, dict] = {m: {"accuracy": {k: [] for k in shots}, "costs": []} for m in methods}
+    for seed in seeds:
+        factory = make_experiment(seed)
+        scorer = factory()
+        for label, method in methods.items():
+            theta, cost = train_method(factory, method, seed, conditions)
+            if keep is not None:
+                keep(label, seed, theta)
+            accs = {k: scorer.evaluate(theta, seed, k_shot=k)["accuracy"] for k in shots}
+            for k in shots:
+                per_method[label]["accuracy"][k].append(accs[k])
+            per_method[label]["costs"].append(cost)
+            log(f"seed {seed} {label:12s} " + " ".join(f"{k}-shot={a:.3f}" for k, a in accs.items())
+                + f" bytes={cost['bytes_total']:,} steps={cost['device_steps']} ({cost['wall_s']:.0f}s)")
+    summary = {}
+    for label, res in per_method.items():
+        costs = res["costs"]
+        summary[label] = {"method": methods[label],
+                          "accuracy": {f"{k}-shot": ci95(v) for k, v in res["accuracy"].items()},
+                          "bytes_total_mean": float(np.mean([c["bytes_total"] for c in costs])),
+                          "device_steps_mean": float(np.mean([c["device_steps"] for c in costs])),
+                          "device_flops_mean": float(np.mean([c["device_flops"] for c in costs])),
+                          "costs_per_seed": costs}
+    return summary
+
+
+def margins(summary: dict, shots: int, against: list[str], candidates: list[str]) -> dict:
+    """Per candidate: accuracy gain in pp over each baseline (mean over seeds, paired per-seed
+    minimum) and its bytes as a share of FedAvg's."""
+    key = f"{shots}-shot"
+    out = {}
+    for cand in candidates:
+        c = np.asarray(summary[cand]["accuracy"][key]["per_seed"])
+        row = {}
+        for base in against:
+            b = np.asarray(summary[base]["accuracy"][key]["per_seed"])
+            row[f"gain_pp_vs_{base}"] = float(100 * (c - b).mean())
+            row[f"worst_seed_gain_pp_vs_{base}"] = float(100 * (c - b).min())
+        if "fedavg" in summary and summary["fedavg"]["bytes_total_mean"]:
+            row["bytes_share_of_fedavg"] = summary[cand]["bytes_total_mean"] / summary["fedavg"]["bytes_total_mean"]
+        out[cand] = row
+    return out
+
+
+def bench_args(doc: str, default_out: str):
+    """The command line every comparison benchmark shares."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5, help="report seeds 0..N-1 (each its own held-out split)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every round count (0.1 = smoke run)")
+    ap.add_argument("--episodes", type=int, default=50, help="evaluation episodes per seed and shot count")
+    ap.add_argument("--split-offset", type=int, default=0, help="first split (7 = the tuning split)")
+    ap.add_argument("--out", default=default_out, help="results name under benchmarks/results/")
+    return ap.parse_args()
+
+
+def write_report(args, summary: dict, experiment: dict, shots: list[int], title: str) -> dict:
+    """JSON (methods, margins over random init and FedAvg) and the accuracy-vs-bytes plot."""
+    import json
+
+    from meta_plots import plot_accuracy_vs_bytes
+
+    seeds = list(range(args.seeds))
+    result = {"experiment": experiment, "seeds": seeds, "split_offset": args.split_offset, "scale": args.scale,
+              "methods": summary,
+              "margins": {f"{k}-shot": margins(summary, k, ["random_init", "fedavg"],
+                                               [m for m in ("reptile", "tinyreptile", "tinymetafed", "centralised")
+                                                if m in summary]) for k in shots}}
+    path = RESULTS / f"{args.out}.json"
+    path.write_text(json.dumps(result, indent=1))
+    plot_accuracy_vs_bytes(summary, f"{shots[0]}-shot", RESULTS / f"{args.out}.png", title)
+    print(json.dumps(result["margins"], indent=1))
+    print("wrote", path)
+    return result

@@ -1,0 +1,184 @@
+"""Whole small CNNs meta-learned by the fleet and adapted on the device — no frozen backbone.
+
+Two experiments where the shared starting point has to do the work, because every
+weight (≈ 20 k of them, int8-exportable, parameters + gradients ≈ 160 KB float32) is
+the fleet's and the device adapts all of them:
+
+* ``omniglot_cnn``: N-way K-shot characters. Devices are *parts of alphabets* (each
+  alphabet's characters dealt over ``devices_per_alphabet`` devices: non-IID by
+  construction); two whole alphabets are held out (chosen by ``split``) and never enter
+  a round. ``objective="supervised"`` makes the same fleet train the ordinary FL way
+  (one label per training character) — the FedAvg and centralised baselines; the
+  output layer is then thrown away and a zeroed N-way one adapted.
+* ``fsdd_cnn``: spoken digits from a (time × mel) log-mel image; speaker = device; one
+  held-out speaker (``split``) adapts on ``shots`` takes per digit, is tested on the rest.
+  Labels are the same everywhere, so the output layer is shared.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from edge_runtime.online.conv import conv_stack
+from edge_runtime.online.experiments.base import Experiment, LocalData, adapt
+from edge_runtime.online.experiments.fewshot import FewShotClassification
+from edge_runtime.online.network import Network
+
+OBJECTIVES = ("episodic", "supervised")
+
+
+def cnn_network(height: int, width: int, channels: tuple[int, ...], n_out: int, seed: int = 0) -> Network:
+    """Stride-2 3×3 ReLU convolutions on a (H, W, 1) image, then a dense output layer ``out``."""
+    return Network(conv_stack(height, width, [1, *channels], n_out), loss="ce", seed=seed)
+
+
+def training_flops(net: Network, batch: int) -> int:
+    """FLOPs of one SGD step (forward + backward ≈ 3 × forward, 2 FLOPs per MAC)."""
+    macs = sum(getattr(layer, "macs", getattr(layer, "n_params", 0)) for layer in net.layers)
+    return int(6 * macs * batch)
+
+
+class OmniglotCnn(FewShotClassification):
+    name = "omniglot_cnn"
+    local_params = ("out",)
+
+    def __init__(self, root=None, split: int = 0, n_way: int = 5, k_shot: int = 5,
+                 channels: tuple[int, ...] = (16, 32, 32, 32), size: int = 28, devices_per_alphabet: int = 2,
+                 objective: str = "episodic", eval_episodes: int = 100, samples_per_round: int = 50,
+                 samples_per_class: int | None = 10, adapt_steps: int = 20, adapt_lr: float = 0.1,
+                 head_init: str = "zero"):
+        from edge_runtime.online.datasets.omniglot import load_omniglot
+
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        data = load_omniglot(root, size)
+        alphabets = sorted(set(data.alphabet.tolist()))
+        pairs = list(itertools.combinations(alphabets, 2))
+        self.held_out_alphabets = list(pairs[(split * 11) % len(pairs)])  # 11 is coprime to 28: splits differ
+        test = np.isin(data.alphabet, self.held_out_alphabets)
+        rank = _rank_within_alphabet(data.names)
+        groups = np.array([f"{a}#{rank[c] % devices_per_alphabet}" for a, c in zip(data.alphabet, data.character)])
+        flat = data.images.reshape(len(data.images), -1)
+        super().__init__(flat, data.character, groups, np.unique(data.character[test]), self.name,
+                         n_way=n_way, k_shot=k_shot, eval_episodes=eval_episodes,
+                         samples_per_class=samples_per_class)
+        mean, std = flat[~test].mean(), flat[~test].std()
+        self.x = ((flat - mean) / std).astype(np.float32)  # one scale for the image, not per pixel
+        self.size, self.channels, self.objective = size, tuple(channels), objective
+        self.task_local = ("out",) if objective == "episodic" else ()
+        if head_init not in ("zero", "prototypes"):
+            raise ValueError(f"head_init must be 'zero' or 'prototypes', got {head_init!r}")
+        self.head_init = head_init
+        self.train_classes = np.unique(data.character[~test])
+        self.global_label = {int(c): i for i, c in enumerate(self.train_classes)}
+        self.samples_per_round = samples_per_round
+        self.adapt_steps, self.adapt_lr, self.adapt_batch = adapt_steps, adapt_lr, n_way * k_shot
+
+    def init_task_head(self, net: Network, data: LocalData) -> None:
+        """``head_init="prototypes"`` (Proto-MAML, Triantafillou et al. 2020): the N-way head starts
+        as the nearest-class-mean classifier of the support set's features — W_c = 2 p_c / s,
+        b_c = −‖p_c‖² / s with s the mean squared feature norm — so the very first SGD step already
+        moves the convolutions (from a zero head their gradient is zero). Same on the device's
+        training tasks and in evaluation, for every method."""
+        if self.head_init != "prototypes" or net.n_outputs != self.n_way:
+            return
+        h = np.asarray(data.x, np.float32)
+        for layer in net.layers[:-1]:
+            h = layer.forward(h)
+        labels = np.asarray(data.y).reshape(-1)
+        protos = np.stack([h[labels == c].mean(axis=0) if np.any(labels == c) else np.zeros(h.shape[1], np.float32)
+                           for c in range(self.n_way)])
+        scale = float(np.mean(np.sum(h * h, axis=1))) or 1.0
+        net.named_params["out.W"][...] = 2.0 * protos.T / scale
+        net.named_params["out.b"][...] = -np.sum(protos * protos, axis=1) / scale
+
+    def make_network(self, seed: int = 0, n_out: int | None = None) -> Network:
+        if n_out is None:
+            n_out = self.n_way if self.objective == "episodic" else len(self.train_classes)
+        return cnn_network(self.size, self.size, self.channels, n_out, seed)
+
+    def device_task(self, device_id: str, rng: np.random.Generator) -> LocalData:
+        if self.objective == "episodic":
+            return super().device_task(device_id, rng)
+        pool = np.concatenate([self.by_class[c] for c in self.device_classes[device_id]])
+        idx = rng.choice(pool, size=min(self.samples_per_round, len(pool)), replace=False)
+        return LocalData(self.x[idx], np.array([self.global_label[int(c)] for c in self.classes[idx]]))
+
+    def pooled_data(self) -> LocalData:
+        """Every training device's samples with global labels: what centralised pre-training sees."""
+        idx = np.concatenate([self.by_class[int(c)] for c in self.train_classes])
+        return LocalData(self.x[idx], np.array([self.global_label[int(c)] for c in self.classes[idx]]))
+
+    def adaptation_start(self, theta: np.ndarray) -> tuple[Network, np.ndarray]:
+        """An N-way network; θ of either objective transfers every layer but ``out`` (zeroed)."""
+        net = self.make_network(n_out=self.n_way)
+        if theta.size != net.n_params:
+            source = self.make_network(n_out=len(self.train_classes))
+            source.set_flat(theta)
+            for name, view in net.named_params.items():
+                view[...] = 0.0 if name.startswith("out") else source.named_params[name]
+            return net, net.get_flat()
+        return super().adaptation_start(theta)
+
+
+def _rank_within_alphabet(names: list[str]) -> dict[int, int]:
+    """Character id → its index inside its alphabet (deals characters over an alphabet's devices)."""
+    seen: dict[str, int] = {}
+    rank = {}
+    for cid, name in enumerate(names):
+        alphabet = name.split("/")[0]
+        rank[cid] = seen.get(alphabet, 0)
+        seen[alphabet] = rank[cid] + 1
+    return rank
+
+
+class FsddCnn(Experiment):
+    """Spoken digits, speaker = device, a log-mel (time × mel) image into a small CNN."""
+
+    name = "fsdd_cnn"
+
+    def __init__(self, root=None, split: int = 0, shots: int = 2, n_frames: int = 32, n_mels: int = 20,
+                 channels: tuple[int, ...] = (16, 32, 32), samples_per_round: int = 50, max_take: int = 50,
+                 adapt_steps: int = 30, adapt_lr: float = 0.05):
+        from edge_runtime.online.datasets.fsdd import load_fsdd
+
+        feats = load_fsdd(root, max_take=max_take, n_frames=n_frames, front_end="log_mel")
+        speakers = sorted(set(feats.speaker.tolist()))
+        self.held_out = speakers[split % len(speakers)]
+        train = feats.speaker != self.held_out
+        self.mean, self.std = float(feats.x[train].mean()), float(feats.x[train].std())
+        x = ((feats.x - self.mean) / self.std).astype(np.float32)
+        self.data = {s: (x[feats.speaker == s], feats.digit[feats.speaker == s]) for s in speakers if s != self.held_out}
+        own = ~train
+        adapt_mask = own & (feats.take >= 5) & (feats.take < 5 + shots)
+        test_mask = own & ~adapt_mask
+        self.adapt_set = LocalData(x[adapt_mask], feats.digit[adapt_mask])
+        self.test_x, self.test_y = x[test_mask], feats.digit[test_mask]
+        self.n_frames, self.n_mels, self.channels, self.shots = n_frames, n_mels, tuple(channels), shots
+        self.samples_per_round = samples_per_round
+        self.adapt_steps, self.adapt_lr, self.adapt_batch = adapt_steps, adapt_lr, len(self.adapt_set.x)
+
+    def make_network(self, seed: int = 0) -> Network:
+        return cnn_network(self.n_frames, self.n_mels, self.channels, 10, seed)
+
+    def device_ids(self) -> list[str]:
+        return sorted(self.data)
+
+    def device_task(self, device_id: str, rng: np.random.Generator) -> LocalData:
+        x, y = self.data[device_id]
+        idx = rng.choice(len(x), size=min(self.samples_per_round, len(x)), replace=False)
+        return LocalData(x[idx], y[idx])
+
+    def pooled_data(self) -> LocalData:
+        return LocalData(np.concatenate([x for x, _ in self.data.values()]),
+                         np.concatenate([y for _, y in self.data.values()]))
+
+    def evaluate(self, theta: np.ndarray, seed: int = 0, k_shot: int | None = None) -> dict[str, float]:
+        net = self.make_network()
+        net.set_flat(theta)
+        before = net.evaluate(self.test_x, self.test_y)["accuracy"]
+        adapt(net, theta, self.adapt_set, self.adapt_steps, self.adapt_lr, self.adapt_batch,
+              np.random.default_rng(seed))
+        return {"accuracy": net.evaluate(self.test_x, self.test_y)["accuracy"],
+                "accuracy_before_adaptation": before, "held_out": self.held_out, "shots": self.shots}
