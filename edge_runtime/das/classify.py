@@ -8,7 +8,8 @@ width times speed). Trucks are heavier, longer and lower-pitched.
 
 The trained model is 13 numbers, committed as ``classifier_params.json``; retrain it
 deterministically with ``python -m edge_runtime.das.classify`` (labelled synthetic
-scenes, fixed seeds), which also prints the validation balanced accuracy.
+scenes of the own simulator and of the scene family's tuning seeds, fixed seeds), which
+also prints the validation balanced accuracy.
 """
 from __future__ import annotations
 
@@ -89,17 +90,42 @@ def labelled_features(seeds: Sequence[int], **scene_kwargs) -> tuple[np.ndarray,
     return np.asarray(rows), np.asarray(labels)
 
 
+def family_labelled_features(seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Same, on scene-family scenes (``scene_family.TUNING_SEEDS`` only: never the report set)."""
+    from edge_runtime.das.evaluate import match
+    from edge_runtime.das.scene_family import REPORT_SEEDS, FamilyScene
+    from edge_runtime.das.streaming import detect_record
+    if set(seeds) & set(REPORT_SEEDS):
+        raise ValueError("the classifier must not be trained on the scene family's report seeds")
+    rows, labels = [], []
+    for seed in seeds:
+        scene = FamilyScene(seed)
+        events = detect_record(scene.record(), classifier=lambda f: ("car", 0.5))
+        for truth, det in match(scene.truth(), events, tolerance_s=1.0).pairs:
+            rows.append([det["features"][name] for name in FEATURES])
+            labels.append(1 if truth["cls"] == "truck" else 0)
+    return np.asarray(rows), np.asarray(labels)
+
+
 def balanced_accuracy(model: LinearClassifier, x: np.ndarray, y: np.ndarray) -> float:
     pred = np.array([model(dict(zip(FEATURES, row)))[0] == "truck" for row in x])
     return float(np.mean([np.mean(pred[y == 1] == 1), np.mean(pred[y == 0] == 0)]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Retrain on TRAIN_SEEDS, report validation, write ``classifier_params.json``."""
+    """Retrain, report validation, write ``classifier_params.json``.
+
+    Training data: the own simulator's TRAIN_SEEDS plus the scene family's first eight
+    tuning seeds; validation: VALIDATION_SEEDS plus the last four tuning seeds. The
+    family's report seeds are never used.
+    """
+    from edge_runtime.das.scene_family import TUNING_SEEDS
     scene = {"duration_s": 120.0, "truck_fraction": 0.4}
-    x, y = labelled_features(TRAIN_SEEDS, **scene)
+    parts = [labelled_features(TRAIN_SEEDS, **scene), family_labelled_features(TUNING_SEEDS[:8])]
+    x, y = np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     model = fit(x, y)
-    xv, yv = labelled_features(VALIDATION_SEEDS, **scene)
+    parts = [labelled_features(VALIDATION_SEEDS, **scene), family_labelled_features(TUNING_SEEDS[8:])]
+    xv, yv = np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     print(f"train: {len(y)} vehicles ({int(y.sum())} trucks), balanced accuracy "
           f"{balanced_accuracy(model, x, y):.3f}")
     print(f"validation: {len(yv)} vehicles ({int(yv.sum())} trucks), balanced accuracy "

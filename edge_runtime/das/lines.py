@@ -69,13 +69,32 @@ def _line_kernel(slope_rows_per_col: float, half_cols: int) -> np.ndarray:
     return kernel / kernel.sum()
 
 
+def smoothing_slownesses(params: DetectionParams) -> np.ndarray:
+    """A fan of slownesses (s/m) over the speed range, spaced so that a vehicle between
+    two of them is smeared by at most ``smooth_smear_s`` over ``smooth_length_m``."""
+    if not params.smooth_fan:
+        return np.array([KMH / params.nominal_speed_kmh])
+    lo, hi = KMH / params.speed_range_kmh[1], KMH / params.speed_range_kmh[0]
+    step = 2.0 * params.smooth_smear_s / params.smooth_length_m
+    count = max(1, int(np.ceil((hi - lo) / step)))
+    return lo + (np.arange(count) + 0.5) * (hi - lo) / count
+
+
 def directional_smooth(z: np.ndarray, axes: ImageAxes, direction: int,
                        params: DetectionParams) -> np.ndarray:
-    """Average along the nominal-speed slope of one travel direction (dasly's idea)."""
-    slowness = KMH / params.nominal_speed_kmh
-    slope = direction * slowness * axes.bin_dx * axes.out_fs
+    """Average along each slope of a fan of speeds of one direction, keep the largest.
+
+    dasly smooths along one expected speed; a 25 km/h vehicle is then smeared over
+    seconds and lost, and two close followers run into one. The fan covers the whole
+    speed range, so every vehicle is smoothed along (nearly) its own line.
+    """
     half_cols = max(1, int(round(params.smooth_length_m / 2.0 / axes.bin_dx)))
-    return cv2.filter2D(z, -1, _line_kernel(slope, half_cols), borderType=cv2.BORDER_REPLICATE)
+    best = None
+    for slowness in smoothing_slownesses(params):
+        slope = direction * slowness * axes.bin_dx * axes.out_fs
+        smoothed = cv2.filter2D(z, -1, _line_kernel(slope, half_cols), borderType=cv2.BORDER_REPLICATE)
+        best = smoothed if best is None else np.maximum(best, smoothed, out=best)
+    return best
 
 
 def ridge_mask(smoothed: np.ndarray, axes: ImageAxes, params: DetectionParams) -> np.ndarray:

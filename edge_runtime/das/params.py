@@ -15,7 +15,11 @@ class DetectionParams:
     # --- preprocessing (stateful, streaming == batch) ---
     block_s: float = 0.01                 # block-mean pre-decimation period (-> ~100 Hz)
     bin_m: float = 5.0                    # channels averaged into bins of about this width
+    integrate_strain: bool = False        # quasi-static band from strain (tried: worse under 1/f noise)
+    leak_hz: float = 0.05                 # leaky integrator's corner (drift never accumulates)
     quasi_static_hz: tuple[float, float] = (0.4, 6.0)   # the passing-load band
+    quadrature_envelope: bool = True      # |analytic signal|: one hump per axle group, any wavelet
+    hilbert_low_hz: float = 0.25          # the Hilbert FIR's lower band edge (length ~ 1/this)
     vib_low_hz: tuple[float, float] = (4.0, 14.0)       # truck-like road vibration
     vib_high_hz: tuple[float, float] = (14.0, 40.0)     # car-like road vibration
     envelope_hz: float = 2.5              # low-pass of the squared signals
@@ -24,7 +28,9 @@ class DetectionParams:
     window_s: float = 60.0
     hop_s: float = 20.0
     # --- directional smoothing / ridge / threshold ---
-    nominal_speed_kmh: float = 75.0       # the smoothing kernel follows this slope
+    nominal_speed_kmh: float = 75.0       # the smoothing kernel follows this slope ...
+    smooth_fan: bool = False              # ... or a fan of slopes over speed_range_kmh (tried:
+    smooth_smear_s: float = 0.25          # more false lines on the tuning scenes); fan spacing
     smooth_length_m: float = 20.0
     ridge_halfwidth_s: float = 0.3        # non-maximum suppression along time
     threshold_snr: float = 2.5            # ridge pixels above this (noise = 1)
@@ -43,8 +49,11 @@ class DetectionParams:
     truck_part_spacing_m: float = 18.0    # strong peaks closer than this are one truck
     truck_strength: float = 12.0          # "strong": slant-stack SNR of a heavy vehicle
     echo_fraction: float = 0.14           # weaker than this share of a close neighbour: side lobe
-    min_coverage: float = 0.7             # share of bins along a line that must light up
-    min_stack_snr: float = 2.0
+    min_coverage: float = 0.4             # share of bins along a line that must light up
+    min_stack_snr: float = 1.2
+    min_run_m: float = 40.0               # a vehicle lights this much cable without a gap ...
+    min_run_fraction: float = 0.3         # ... or this share of a shorter array
+    max_pick_scatter_s: float = 0.12      # robust spread of per-bin arrivals about the fitted line
     pick_halfwidth_s: float = 0.35        # arrival-time picking around a line
 
     def to_dict(self) -> dict[str, Any]:

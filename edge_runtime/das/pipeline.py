@@ -46,11 +46,14 @@ def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
     candidates = dedupe([det for t_c, slowness, *_ in lines
                          for det in split_line(z, axes, alive, t_c, slowness, params)], params)
     refined = []
+    array_m = axes.bin_dx * z.shape[1]
+    min_run = min(params.min_run_m, params.min_run_fraction * array_m)
     for det in candidates:
         gaps = [abs(o.t_center - det.t_center) for o in candidates
                 if o is not det and o.direction == det.direction]
         halfwidth = min([params.pick_halfwidth_s] + [0.5 * g for g in gaps])
-        fitted = fit_line(z, axes, alive, det, halfwidth)
+        fitted = fit_line(z, axes, alive, det, halfwidth, min_run_m=min_run,
+                          max_scatter_s=params.max_pick_scatter_s)
         if fitted is not None and fitted.coverage >= params.min_coverage:
             refined.append(fitted)
     detections = merge_truck_parts(dedupe(refined, params), params)

@@ -10,12 +10,17 @@ chunk-invariant:
    commutes with the temporal filters that follow and saves their cost).
 3. Three IIR band-passes with their ``zi`` state carried across chunks: the
    quasi-static band (passing loads) and two road-vibration bands (classifier features).
+   The quasi-static path is first integrated (leaky, ``leak_hz``) from strain rate to
+   strain: a passing axle's strain *rate* is a derivative with two lobes of opposite
+   sign, whose envelope has two humps that look like two vehicles a second apart when
+   the cable is deep or the vehicle slow; its strain has one hump.
 4. ``remove_common_mode``: subtract the median over bins at each instant (coherent
    laser/phase noise hits every channel at once; a vehicle hits only a few bins).
 5. Square, low-pass (state carried), keep every ``r``-th sample (decimation phase
    carried), square-root: amplitude envelopes at ``out_fs`` Hz.
 
-Feeding the same samples in any chunking gives the same rows, bit for bit.
+Feeding the same samples in any chunking gives the same rows (bit for bit without the
+quadrature envelope; to float rounding with it, whose Hilbert FIR runs by FFT).
 """
 from __future__ import annotations
 
@@ -107,6 +112,35 @@ def _band_sos(band: tuple[float, float], fs: float) -> np.ndarray | None:
     return signal.butter(2, [band[0], hi], btype="bandpass", fs=fs, output="sos")
 
 
+class QuadraturePower:
+    """Adds the Hilbert transform's power to the quasi-static band's: ``y^2 + H(y)^2``.
+
+    A passing axle's strain rate is a derivative-like wavelet with lobes of opposite
+    sign; its squared value has two or three humps per axle, which a detector reads as
+    several vehicles a second apart whenever the cable is deep or the vehicle slow. The
+    analytic signal's magnitude is one hump per axle group whatever the wavelet's shape.
+    A linear-phase FIR Hilbert transformer (``remez``, ~4 s long) keeps it streaming; its
+    delay of (N-1)/2 samples is applied to every feature so they stay aligned.
+    """
+
+    def __init__(self, fs: float, n_bins: int, low_hz: float):
+        taps = int(round(1.0 / low_hz * fs)) | 1
+        self.taps = signal.remez(taps, [low_hz, 0.5 * fs - low_hz], [1.0], type="hilbert", fs=fs)
+        self.delay = (taps - 1) // 2
+        self._history = np.zeros((taps - 1, 3, n_bins))
+
+    def push(self, power_and_band: np.ndarray) -> np.ndarray:
+        """``power_and_band``: rows x 3 x bins with feature 0 still *signed* (the band itself)."""
+        data = np.concatenate([self._history, power_and_band])
+        self._history = data[data.shape[0] - self._history.shape[0]:]
+        band = data[:, 0, :]
+        quad = signal.oaconvolve(band, self.taps[:, None], mode="valid", axes=0)
+        out = data[self.delay:self.delay + power_and_band.shape[0]].copy()
+        out[:, 0, :] = out[:, 0, :] ** 2 + quad ** 2
+        out[:, 1:, :] = data[self.delay:self.delay + power_and_band.shape[0], 1:, :]
+        return out
+
+
 class EnvelopeStream:
     """Carries filter and decimation state; ``push(chunk)`` returns new envelope rows.
 
@@ -121,7 +155,12 @@ class EnvelopeStream:
                           _band_sos(params.vib_high_hz, fs1)]
         self.env_sos = signal.butter(2, min(params.envelope_hz, 0.45 * fs1), fs=fs1, output="sos")
         self._band_zi = [None if s is None else np.zeros((s.shape[0], 2, g.n_bins)) for s in self.band_sos]
+        # leaky integrator strain rate -> strain for the quasi-static band (see integrate_strain)
+        self.leak = float(np.exp(-2 * np.pi * params.leak_hz / fs1)) if params.integrate_strain else None
+        self._leak_zi = np.zeros((1, g.n_bins))
         self._env_zi = np.zeros((self.env_sos.shape[0], 2, 3 * g.n_bins))
+        self.quadrature = (QuadraturePower(fs1, g.n_bins, params.hilbert_low_hz)
+                           if params.quadrature_envelope else None)
         self._rest = np.zeros((0, n_channels), dtype=np.float32)
         self._phase = 0             # block-mean samples seen, modulo the decimation factor
 
@@ -139,10 +178,16 @@ class EnvelopeStream:
         for k, sos in enumerate(self.band_sos):
             if sos is None:
                 continue
-            band, self._band_zi[k] = signal.sosfilt(sos, binned, axis=0, zi=self._band_zi[k])
+            source = binned
+            if k == 0 and self.leak is not None:
+                source, self._leak_zi = signal.lfilter([1.0 - self.leak], [1.0, -self.leak], binned, axis=0,
+                                                       zi=self._leak_zi)
+            band, self._band_zi[k] = signal.sosfilt(sos, source, axis=0, zi=self._band_zi[k])
             if k == 0:
                 band = remove_common_mode(band)
-            power[:, k, :] = band * band
+            power[:, k, :] = band if (k == 0 and self.quadrature is not None) else band * band
+        if self.quadrature is not None:
+            power = self.quadrature.push(power)
         flat = power.reshape(power.shape[0], -1)
         smooth, self._env_zi = signal.sosfilt(self.env_sos, flat, axis=0, zi=self._env_zi)
         first = (-self._phase) % g.decimate

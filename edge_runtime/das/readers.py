@@ -22,7 +22,7 @@ import numpy as np
 
 from edge_runtime.das.record import DasRecord
 
-SUPPORTED = ".h5/.hdf5 (ASN OptoDAS, PRODML), .npz, .npy (+ fs/dx)"
+SUPPORTED = ".h5/.hdf5 (ASN OptoDAS, PRODML, Febus A1, DAS-RCN/GDR), .tdms (Silixa iDAS), .npz, .npy (+ fs/dx)"
 
 
 class DasFormatError(ValueError):
@@ -39,6 +39,9 @@ def read_das(path: str | Path, fs: float | None = None, dx: float | None = None)
         return read_npz(path)
     if suffix == ".npy":
         return read_npy(path, fs=fs, dx=dx)
+    if suffix == ".tdms":
+        from edge_runtime.das.readers_tdms import read_tdms
+        return read_tdms(path)
     if suffix in (".h5", ".hdf5", ".hdf"):
         import h5py
         try:
@@ -47,12 +50,18 @@ def read_das(path: str | Path, fs: float | None = None, dx: float | None = None)
                     return _read_prodml(h5, path)
                 if "header" in h5 and "data" in h5:
                     return _read_optodas(h5, path)
+                if "DasRawData" in h5:
+                    return _read_gdr(h5, path)
+                febus = _febus_zone(h5)
+                if febus is not None:
+                    return _read_febus(h5, febus, path)
                 top = ", ".join(sorted(h5.keys())[:10]) or "nothing"
         except OSError as exc:
             raise DasFormatError(f"{path}: not a readable HDF5 file ({exc})") from None
         raise DasFormatError(
             f"{path}: HDF5 layout not recognised (top level has {top}); expected OptoDAS "
-            f"('header' group + 'data') or PRODML ('Acquisition/Raw[0]/RawData')")
+            f"('header' group + 'data'), PRODML ('Acquisition/Raw[0]/RawData'), DAS-RCN/GDR "
+            f"('DasRawData/RawData') or Febus ('<device>/Source1/Zone1/<data>')")
     raise DasFormatError(f"{path}: unknown extension {suffix!r}; supported: {SUPPORTED}")
 
 
@@ -122,6 +131,70 @@ def _prodml_rate(raw: Any, path: Path) -> float:
         return 1e6 / float(times_us[1] - times_us[0])
     raise DasFormatError(f"{path}: PRODML raw group has neither attribute 'OutputDataRate' "
                          f"nor dataset 'RawDataTime'; cannot tell the sampling rate")
+
+
+# --------------------------------------------------------------------------- DAS-RCN / GDR
+def _read_gdr(h5: Any, path: Path) -> DasRecord:
+    """DAS-RCN metadata + PRODML-like raw data (DOE Geothermal Data Repository files)."""
+    data = _dataset(h5, "DasRawData/RawData", path, "GDR")
+    if data.ndim != 2:
+        raise DasFormatError(f"{path}: GDR RawData has shape {data.shape}; expected 2-D")
+    dims = [str(d) for d in data.attrs.get("DasDimensions", ["time", "locus"])]
+    values = np.asarray(data[()], dtype=np.float32)
+    if dims and dims[0].lower().startswith("locus"):
+        values = values.T
+    times = np.asarray(_dataset(h5, "DasRawData/DasTimeArray", path, "GDR")[()], dtype=np.float64)
+    acq = h5["DasMetadata/Interrogator/Acquisition"].attrs if "DasMetadata/Interrogator/Acquisition" in h5 else {}
+    if times.size >= 2 and times[-1] > times[0]:
+        fs = 1e9 * (times.size - 1) / (times[-1] - times[0])  # DasTimeArray is in ns
+    elif "AcquisitionSampleRate" in acq:
+        fs = float(_text(acq["AcquisitionSampleRate"]))
+    else:
+        raise DasFormatError(f"{path}: GDR file has neither a usable DasTimeArray nor AcquisitionSampleRate")
+    if "SpatialSamplingInterval" not in acq:
+        raise DasFormatError(f"{path}: GDR attribute DasMetadata/Interrogator/Acquisition/"
+                             f"SpatialSamplingInterval is missing")
+    return DasRecord(values, fs=fs, dx=float(_text(acq["SpatialSamplingInterval"])),
+                     t0=float(times[0]) / 1e9 if times.size else None, units="unknown (raw)",
+                     source=str(path), meta={"format": "GDR", "gauge_length_m": _text(acq.get("GaugeLength", "nan"))})
+
+
+# --------------------------------------------------------------------------- Febus
+def _febus_zone(h5: Any) -> Any | None:
+    """The ``<device>/Source1/Zone1`` group of a Febus A1 file, if this is one."""
+    for device in h5.values():
+        source = device.get("Source1") if hasattr(device, "get") else None
+        zone = source.get("Zone1") if source is not None else None
+        if zone is not None and "Spacing" in zone.attrs:
+            return zone
+    return None
+
+
+def _read_febus(h5: Any, zone: Any, path: Path) -> DasRecord:
+    """Febus A1: a cube ``blocks x samples x channels``; blocks overlap by what their times say.
+
+    dascore assumes a 50 % overlap for this legacy layout and reads 1,249 samples of the
+    DASDAE sample; here the overlap comes from the block timestamps (1 s apart, 250 samples
+    at 250 Hz: none), so the same file gives 2,500 samples. Treat its timing as approximate.
+    """
+    cubes = [v for v in zone.values() if getattr(v, "ndim", 0) == 3]
+    if not cubes:
+        raise DasFormatError(f"{path}: Febus zone {zone.name} holds no 3-D (block x time x channel) dataset")
+    cube = np.asarray(cubes[0][()], dtype=np.float32)
+    source = zone.parent
+    fs = float(np.ravel(zone.attrs.get("SamplingRate", source.attrs.get("SamplingRate", [np.nan])))[0])
+    if not np.isfinite(fs):
+        raise DasFormatError(f"{path}: Febus attribute 'SamplingRate' is missing")
+    dx = float(np.ravel(zone.attrs["Spacing"])[0])
+    times = np.ravel(source["time"][()]) if "time" in source else np.zeros(0)
+    per_block = cube.shape[1]
+    step = int(round(float(np.median(np.diff(times))) * fs)) if times.size > 1 else per_block
+    keep = min(max(step, 1), per_block)
+    start = (per_block - keep) // 2                   # overlap shared by both block edges
+    data = cube[:, start:start + keep, :].reshape(-1, cube.shape[2])
+    return DasRecord(data, fs=fs, dx=dx, t0=float(times[0]) if times.size else None, units="strain rate (nε/s)",
+                     source=str(path), meta={"format": "Febus", "blocks": int(cube.shape[0]),
+                                             "overlap_samples": per_block - keep})
 
 
 # --------------------------------------------------------------------------- numpy

@@ -73,10 +73,14 @@ class StreamingDetector:
         g = self.front.geometry
         fs1 = g.fs_in / g.block
         delay = 0.0
-        for sos in (self.front.band_sos[0], self.front.env_sos):
-            b, a = signal.sos2tf(sos)
+        filters = [signal.sos2tf(sos) for sos in (self.front.band_sos[0], self.front.env_sos)]
+        if self.front.leak is not None:
+            filters.append(([1.0 - self.front.leak], [1.0, -self.front.leak]))
+        for b, a in filters:
             _, gd = signal.group_delay((b, a), w=[1.5], fs=fs1)
             delay += float(gd[0]) / fs1
+        if self.front.quadrature is not None:
+            delay += self.front.quadrature.delay / fs1
         return delay
 
     # ------------------------------------------------------------------ feeding

@@ -108,9 +108,21 @@ def group_peaks(profile: np.ndarray, peaks: np.ndarray, split_dip: float) -> lis
     return groups
 
 
+def _longest_run(mask: np.ndarray) -> int:
+    """Length of the longest run of True in a 1-D mask."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    return int((stops - starts).max()) if starts.size else 0
+
+
 def fit_line(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, det: Detection,
-             halfwidth_s: float, min_pick_snr: float = 1.0) -> Detection | None:
+             halfwidth_s: float, min_pick_snr: float = 1.0, min_run_m: float = 0.0,
+             max_scatter_s: float = np.inf) -> Detection | None:
     """Refit ``det`` from per-bin arrival times within ``halfwidth_s`` of its line.
+
+    A vehicle lights a contiguous stretch of the cable (``min_run_m`` without a gap; dead
+    bins do not break it); bright spots that merely happen to align, as in channel-shuffled
+    data, light scattered bins and are rejected however many there are.
 
     The arrival in each bin is the centre of mass of the SNR above a small floor, not
     the argmax: a truck's axle groups make several bumps and the argmax would jump
@@ -124,13 +136,16 @@ def fit_line(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, det: Detection,
     in_window = valid.all(axis=0)
     lit = in_window & (peak > min_pick_snr) & (mass > 0)
     coverage = float(lit.sum() / max(in_window.sum(), 1))
-    if lit.sum() < 6:
+    if lit.sum() < 6 or _longest_run(lit | ~alive) * axes.bin_dx < min_run_m:
         return None
     centre = (weights * offsets[:, None]).sum(axis=0) / np.maximum(mass, 1e-9)
     dx = axes.x_of(np.arange(z.shape[1])) - axes.x_mid
     t_pick = det.t_center + det.slowness * dx + centre
     t_c, slowness = _robust_line(dx[lit], t_pick[lit], mass[lit])
     if slowness == 0 or np.sign(slowness) != np.sign(det.slowness):
+        return None
+    scatter = 1.4826 * float(np.median(np.abs(t_pick[lit] - (t_c + slowness * dx[lit]))))
+    if scatter > max_scatter_s:          # picks of one vehicle line up; chance alignments do not
         return None
     return Detection(t_c, slowness, det.strength, coverage)
 

@@ -75,7 +75,7 @@ def test_task_streams_a_folder_as_files_arrive(tmp_path):
     assert len(task.source.skipped) == 1 and "7 channels" in task.source.skipped[0]
     assert [m["minute"] for m in minutes] == [0, 1]
     truth_minute0 = sum(v.t_center_s < 60 for v in scene.vehicles)
-    assert abs(minutes[0]["count"] - truth_minute0) <= 1
+    assert abs(minutes[0]["count"] - truth_minute0) <= 2
     assert minutes[0]["count"] == minutes[0]["cars"] + minutes[0]["trucks"]
     assert len(vehicles) >= truth_minute0
 

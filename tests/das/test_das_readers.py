@@ -76,3 +76,43 @@ def test_bad_files_name_what_is_missing(tmp_path):
         read_das(tmp_path / "prodml.h5")
     with pytest.raises(DasFormatError, match="no such file"):
         read_das(tmp_path / "missing.h5")
+
+
+def test_every_shared_file_goes_through_detection_and_its_shuffle_finds_nothing(shared_data):
+    """Each real file (five formats) reads and runs; channel-shuffled, it yields no vehicle."""
+    files = sorted(p for p in (shared_data / "das").iterdir() if p.suffix != ".md")
+    assert len(files) >= 5
+    formats = set()
+    for path in files:
+        record = read_das(path)
+        formats.add(record.meta["format"])
+        assert record.n_samples > 100 and np.isfinite(record.data).all(), path.name
+        events = detect_record(record)
+        print(f"{path.name}: {record.n_channels} ch x {record.duration_s:.2f} s at {record.fs:g} Hz, "
+              f"dx {record.dx:.3f} m -> {len(events)} vehicles")
+        order = np.random.default_rng(1).permutation(record.n_channels)
+        shuffled = DasRecord(record.data[:, order], fs=record.fs, dx=record.dx)
+        assert detect_record(shuffled) == [], f"{path.name}: vehicles in channel-shuffled data"
+    assert formats == {"OptoDAS", "PRODML", "TDMS", "Febus", "GDR"}
+
+
+def test_tdms_febus_gdr_geometry(shared_data):
+    tdms = read_das(shared_data / "das" / "sample_tdms_file_v4713.tdms")
+    assert tdms.data.shape == (216, 2432) and tdms.fs == 500.0
+    assert tdms.dx == pytest.approx(2.0419, abs=1e-3) and tdms.x0 == pytest.approx(240.0)
+    assert tdms.t0 == pytest.approx(1555299215.812, abs=1e-3)          # 2019-04-15T03:33:35.812Z
+    febus = read_das(shared_data / "das" / "valencia_febus_example.h5")
+    assert febus.data.shape[1] == 100 and febus.fs == 250.0 and febus.dx == pytest.approx(16.8)
+    gdr = read_das(shared_data / "das" / "gdr_1.h5")
+    assert gdr.data.shape == (10000, 10) and gdr.fs == pytest.approx(1000.0, rel=1e-3)
+    assert gdr.dx == pytest.approx(1.021) and gdr.t0 == pytest.approx(1457458830.195, abs=1e-3)
+
+
+def test_truncated_tdms_fails_clearly(tmp_path, shared_data):
+    raw = (shared_data / "das" / "sample_tdms_file_v4713.tdms").read_bytes()
+    (tmp_path / "cut.tdms").write_bytes(raw[:5000])
+    with pytest.raises(DasFormatError, match="metadata ends early"):
+        read_das(tmp_path / "cut.tdms")
+    (tmp_path / "not.tdms").write_bytes(b"hello world, not a tdms file at all")
+    with pytest.raises(DasFormatError, match="TDSm"):
+        read_das(tmp_path / "not.tdms")

@@ -16,7 +16,9 @@ def test_envelope_front_end_is_chunk_invariant():
     stream = EnvelopeStream(500.0, 1.0, 137, params)
     cuts = [0, 1, 7, 1000, 1003, 5000, 9999, 12_345]
     parts = [stream.push(data[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
-    assert np.array_equal(np.concatenate(parts), whole)
+    # equal to float rounding: the Hilbert FIR runs by FFT, whose rounding depends on the
+    # chunk length (the vehicles found are identical: next test)
+    np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-5, atol=1e-5 * float(whole.max()))
     blocks = 12_345 // 5                            # 500 Hz -> 100 Hz block means
     assert whole.shape == (-(-blocks // 4), 3, 28)  # every 4th -> 25 Hz rows; 5 m bins
 
