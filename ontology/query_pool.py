@@ -52,6 +52,9 @@ def _vm_bytes() -> int:
 def _serve(conn, location: str, memory_bytes: int, fresh_s: float) -> None:
     """Worker process: answer (sparql, fmt) requests on ``conn`` until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides when workers end
+    # An allocation past the memory limit aborts inside the engine; a backtrace printed under
+    # that memory pressure took the rest of the time limit (measured), so none is printed.
+    os.environ["RUST_BACKTRACE"] = "0"
     import pyoxigraph as ox
 
     from ontology.results import CSV_TYPE, JSON_TYPE, NT_TYPE, QueryResult
@@ -97,6 +100,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.ready = False
+        self.memory_bytes = memory_bytes
 
     def wait_ready(self, timeout: float) -> bool:
         if not self.ready and self.conn.poll(timeout):
@@ -116,7 +120,9 @@ class _Worker:
         self.process.join(2)
         code = self.process.exitcode
         if code is not None and code < 0:
-            return f"killed by signal {signal.Signals(-code).name}"
+            name = signal.Signals(-code).name
+            hint = f": usually the {self.memory_bytes >> 20} MB memory limit" if name == "SIGABRT" else ""
+            return f"killed by signal {name}{hint}"
         return f"exit code {code}"
 
 
@@ -159,16 +165,18 @@ class QueryPool:
             raise QueryWorkerDied(f"a query worker did not start ({worker.died_how()})")
         try:
             worker.conn.send((sparql, fmt))
-            if not worker.conn.poll(left()):
-                self._replace(worker)
-                raise QueryTimeout(f"query ran past its {timeout_s:g} s limit (its worker was stopped)")
-            status, *answer = worker.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+            answered = worker.conn.poll(left())
+            if answered:
+                status, *answer = worker.conn.recv()
+        except (EOFError, OSError):
             how = worker.died_how()
             self._replace(worker)
             log.warning("a SPARQL worker died evaluating a query (%s); replaced", how)
             raise QueryWorkerDied(f"the query worker ended while evaluating this query ({how}); "
                                   f"it was replaced, the coordinator is unaffected") from None
+        if not answered:
+            self._replace(worker)
+            raise QueryTimeout(f"query ran past its {timeout_s:g} s limit (its worker was stopped)")
         if status == "memory":
             self._replace(worker)
             raise QueryTooExpensive(answer[0])
