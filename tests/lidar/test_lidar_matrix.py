@@ -1,0 +1,48 @@
+"""The evaluation matrix benchmark: one short cell by default (both methods on the same frames,
+every field the report needs), the whole report matrix when RUN_SLOW=1."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+
+def test_seeds_are_split_and_cells_cover_the_matrix():
+    import lidar_matrix
+
+    every = lidar_matrix.cells()
+    assert len(every) == 5 * 3 * 2 * 2
+    assert len({c["index"] for c in every}) == len(every)
+    assert lidar_matrix.TUNING_BASE + len(every) <= lidar_matrix.REPORT_BASE     # no seed in both sets
+
+
+def test_one_short_cell_scores_both_methods(tmp_path):
+    import lidar_matrix
+
+    cell = next(c for c in lidar_matrix.cells(models=("VLP-16",), heights=(2.2,), tilts=(0.0,), crowds=(20,)))
+    result = lidar_matrix.run_cell(cell, "tuning", duration_s=6.0, embedder=None)
+    for method in ("ours", "naive"):
+        scores = result[method]
+        assert 0.0 <= scores["idf1"] <= 1.0 and scores["mota"] <= 1.0
+        assert scores["per_sensor"] and scores["static_path_cpu_ms"]["p95"] > 0
+        assert scores["recall_by_distance"]
+    assert result["ours"]["mota"] > 0.5, result["ours"]           # 16 beams at 2.2 m: people are found
+    assert set(result["goals_met"]) >= {"mota", "idf1", "link_f1", "above_peer", "static_p95"}
+    summary = lidar_matrix.summarise([result])
+    assert summary["cells"] == 1 and "worst_cell" in summary["ours"]["mota"]
+    assert json.dumps(result)
+
+
+@pytest.mark.slow
+def test_report_matrix(tmp_path):
+    import lidar_matrix
+
+    out = tmp_path / "matrix.json"
+    assert lidar_matrix.main(["--split", "report", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["summary"]["cells"] == 60
+    for cell in document["cells"]:
+        assert cell["ours"]["mota"] > cell["naive"]["mota"] - 0.05, cell["model"]
