@@ -92,6 +92,29 @@ def test_a_message_the_store_refuses_is_quarantined_and_the_batch_stored(tmp_pat
     store.close()
 
 
+def test_cloud_sync_rejected_lists_dead_letters_and_counts(tmp_path, capsys):
+    from cloud_sync.cli import main
+    from cloud_sync.coordinator import quarantine
+
+    assert main(["rejected", "--data", str(tmp_path)]) != 0           # no store yet: a clear error
+    assert "no coordinator store" in capsys.readouterr().err
+    store = Store(tmp_path)
+    store.write.execute("BEGIN")
+    for i, reason in enumerate(["out_of_range", "out_of_range", "undecodable"]):
+        quarantine.record(store.write, f"edge/v1/default/d/result/t{i}", b"PAYLOAD-%d" % i, reason, "why", "validation")
+    quarantine.record(store.write, "edge/v1/default/d/result/t0", b"PAYLOAD-0", "out_of_range", "why", "validation")
+    store.write.execute("COMMIT")
+    assert main(["rejected", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("per reason: out_of_range 3, undecodable 1") and "PAYLOAD" not in out
+    assert out.count("edge/v1/default/d/result/t") == 3 and " x2 " in out   # t0 seen twice
+    assert main(["rejected", "--data", str(tmp_path), "--reason", "undecodable", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [r["topic"][-2:] for r in listing["rejected"]] == ["t2"]
+    assert listing["counts"] == {"out_of_range": 3, "undecodable": 1}
+    store.close()
+
+
 @pytest.mark.parametrize("kind, message, field", [
     ("result", envelope("d", 2**63, {}), "seq"),
     ("result", envelope("d", 1, {}, ts=-5.0), "ts"),
