@@ -32,3 +32,20 @@ def test_detect_cli_json_on_kitti(shared_data, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["points"] == 115384
     assert {"x", "y", "z", "height", "points"} <= set(out["people"][0])
+
+
+def test_real_frame_precision_report_counts_people_and_others(shared_data):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import lidar_real_frames
+
+    result = lidar_real_frames.kitti(shared_data / "kitti")
+    for method in ("ours", "naive_single_frame"):
+        scores = result[method]
+        assert scores["people_found"] == 1, scores
+        assert scores["candidates_in_camera_view"] == scores["people_found"] + scores["not_people_in_view"]
+    assert result["ours"]["candidates"] < result["naive_single_frame"]["candidates"]
+    nus = lidar_real_frames.nuscenes(shared_data / "pointclouds_nuscenes")
+    assert nus["precision"] is None and nus["why_no_precision"]
