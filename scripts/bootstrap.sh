@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EDGE_RUNTIME_VENV:-$ROOT/.venv}"
 EXTRAS="${EDGE_RUNTIME_EXTRAS:-all}"
-APT_PACKAGES="python3-venv python3-dev mosquitto mosquitto-clients libusb-1.0-0 libgomp1 espeak-ng sox chromium"
+APT_PACKAGES="python3-venv python3-dev mosquitto mosquitto-clients postgresql libusb-1.0-0 libgomp1 espeak-ng sox chromium"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
