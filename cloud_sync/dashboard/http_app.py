@@ -27,6 +27,7 @@ from typing import Any, Awaitable, Callable
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -46,6 +47,7 @@ MAX_BODY_BYTES = 1 << 20
 MAX_HEADER_BYTES = 16 * 1024  # all request headers together (431 past it)
 MAX_TARGET_BYTES = 8 * 1024   # path + query string (414 past it)
 BODY_TIMEOUT_S = 5.0          # a client announcing a body must send it within this
+HEAD_TIMEOUT_S = 10.0         # a connection must deliver a complete request head within this
 KEEP_ALIVE_S = 5
 
 
@@ -82,6 +84,46 @@ class HeadLimits:
                 await JSONResponse({"error": what}, status)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class HeadDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol plus a deadline for the request head.
+
+    uvicorn times out idle keep-alive connections but not one that never completes its head
+    (measured: a connection sending nothing, or half a head, was held for as long as the
+    client liked), so a few hundred such connections would use up ``limit_concurrency``.
+    Here a connection waiting for a head closes after HEAD_TIMEOUT_S."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._waiting_for_head():
+            self._arm_head_deadline()
+        elif self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+    def _waiting_for_head(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm_head_deadline(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_deadline_passed)
+
+    def _head_deadline_passed(self) -> None:
+        self._head_timer = None
+        if self._waiting_for_head() and not self.transport.is_closing():
+            self.transport.close()
 
 
 @dataclass(frozen=True)
@@ -204,7 +246,7 @@ class AppServer:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "AppServer":
         config = uvicorn.Config(HeadLimits(self.app), log_config=None, access_log=False, lifespan="off",
-                                ws="none", http="h11", timeout_keep_alive=KEEP_ALIVE_S,
+                                ws="none", http=HeadDeadlineProtocol, timeout_keep_alive=KEEP_ALIVE_S,
                                 timeout_graceful_shutdown=2, limit_concurrency=200)
         self._server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},

@@ -154,3 +154,17 @@ def test_rejected_messages_are_listed_with_counts_per_reason(stack):
     assert status == 200 and listing["counts"].get("undecodable", 0) >= 1
     assert listing["rejected"][0]["reason"] == "undecodable"
     assert json.loads(_get(cloud.dashboard_url + "api/rejected/undecodable")[1])["rejected"]
+
+
+@pytest.mark.parametrize("partial", [b"", b"GET /api/fleet HTTP/1.1\r\nHost: x\r\n"])
+def test_a_connection_that_never_completes_its_head_is_closed(stack, monkeypatch, partial):
+    import cloud_sync.dashboard.http_app as http_app
+    cloud, _ = stack
+    monkeypatch.setattr(http_app, "HEAD_TIMEOUT_S", 1.0)
+    host, port = cloud.dashboard_url.removeprefix("http://").strip("/").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(partial)
+        assert sock.recv(100) == b""          # closed by the server, not by our timeout
+    assert time.monotonic() - started < 5
+    assert _get(cloud.dashboard_url + "api/fleet")[0] == 200
