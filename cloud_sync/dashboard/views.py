@@ -60,7 +60,7 @@ class FleetViews:
             "profile": profile.get("id") or td.get("er:profile") or _profile_from_td(td),
             "tasks_summary": "; ".join(_task_summary(name, status) for name, status in tasks.items()),
             "backlog": outbox.get("backlog"), "dropped": outbox.get("dropped"),
-            "cpu": health.get("cpu_percent"),
+            "cpu": health.get("process_cpu_percent"), "host_cpu": health.get("cpu_percent"),
             "mem_mb": (mem.get("rss") or 0) / 2**20 if mem.get("rss") else None,
             "temp_c": health.get("temperature_c"),
         }
@@ -89,7 +89,8 @@ class FleetViews:
         device = self.coordinator.device(device_id)
         if device is None:
             raise KeyError(f"device {device_id!r}")
-        history = [{"ts": h["ts"], "cpu": h["body"].get("cpu_percent"),
+        history = [{"ts": h["ts"], "cpu": h["body"].get("process_cpu_percent"),
+                    "host_cpu": h["body"].get("cpu_percent"), "temp_c": h["body"].get("temperature_c"),
                     "mem_mb": ((h["body"].get("mem") or {}).get("rss") or 0) / 2**20,
                     "backlog": (h["body"].get("outbox") or {}).get("backlog")}
                    for h in self.coordinator.health_history(device_id, limit=RECENT)]

@@ -20,6 +20,10 @@ from cloud_sync.protocol.thing import thing_description as describe
 
 log = logging.getLogger(__name__)
 _PROCESS = psutil.Process()
+# cpu_percent(interval=None) measures since the previous call; its first call returns a
+# meaningless 0.0. Prime both counters at import so the first heartbeat is a real figure.
+psutil.cpu_percent(interval=None)
+_PROCESS.cpu_percent(interval=None)
 
 
 def installed_version(dist: str) -> str | None:
@@ -65,10 +69,13 @@ def health_body(*, interval_s: float, started: float, outbox: dict[str, Any],
     body = {
         "interval_s": float(interval_s),
         "uptime_s": round(time.time() - started, 3),
-        "cpu_percent": psutil.cpu_percent(interval=None),
+        "cpu_percent": psutil.cpu_percent(interval=None),          # the whole board
+        # this agent alone (several simulated devices sharing one host all read the host's
+        # figure above, which is why the demo fleet showed one identical CPU everywhere)
+        "process_cpu_percent": _PROCESS.cpu_percent(interval=None),
         "mem": {"total": mem.total, "available": mem.available, "percent": mem.percent,
                 "rss": _PROCESS.memory_info().rss},
-        "temperature_c": temperature_c(),
+        "temperature_c": temperature_c(),           # None: the board has no readable sensor
         "outbox": {**outbox, "last_sync": last_sync},
         "versions": version_info or versions(),
         "tasks": tasks,
