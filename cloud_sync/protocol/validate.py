@@ -106,27 +106,44 @@ def check_values(body: Any, where: str = "body") -> None:
     64-bit signed, floats finite, nesting at most MAX_NESTING, at most MAX_ITEMS values.
     The reason names the path of the value (``body.tasks.0.n``).
 
-    Iterative (a hostile 10,000-deep list must not hit Python's recursion limit here)."""
-    stack: list[tuple[Any, tuple]] = [(body, ())]
+    Iterative (a hostile 10,000-deep list must not hit Python's recursion limit here). This
+    runs on the network thread for every message, so the pass that accepts keeps no paths;
+    only a refused body is walked again to name where it went wrong."""
+    if _first_problem(body, with_path=False) is not None:
+        path, problem = _first_problem(body, with_path=True)
+        raise ProtocolError(problem[0], problem[1].format(where=_path(where, path)))
+
+
+def _first_problem(body: Any, with_path: bool):
+    """None, or ``(path, (reason, detail template))`` of the first value out of bounds."""
+    stack: list = [(body, 0, ())]
     seen = 0
     while stack:
-        value, path = stack.pop()
+        value, depth, path = stack.pop()
         seen += 1
         if seen > MAX_ITEMS:
-            raise _bad(f"{where} holds more than {MAX_ITEMS} values")
-        if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
-            continue
-        if isinstance(value, int):
+            return path, ("bad_body", f"{{where}} holds more than {MAX_ITEMS} values")
+        kind = type(value)
+        if kind is int:
             if not INT64_MIN <= value <= INT64_MAX:
-                raise _out_of_range(f"{_path(where, path)} = {value} does not fit 64 bits signed")
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise _out_of_range(f"{_path(where, path)} is not finite ({value})")
-        elif isinstance(value, (dict, list, tuple)):
-            if len(path) >= MAX_NESTING:
-                raise _bad(f"{_path(where, path)} nests deeper than {MAX_NESTING} levels")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            stack.extend((item, (*path, key)) for key, item in items)
+                return path, ("out_of_range", f"{{where}} = {value} does not fit 64 bits signed")
+        elif kind is float:
+            if value - value != 0.0:          # inf - inf and nan - nan are nan
+                return path, ("out_of_range", f"{{where}} is not finite ({value})")
+        elif kind is dict or kind is list or kind is tuple:
+            if depth >= MAX_NESTING:
+                return path, ("bad_body", f"{{where}} nests deeper than {MAX_NESTING} levels")
+            if with_path:
+                items = value.items() if kind is dict else enumerate(value)
+                stack.extend((item, depth + 1, (*path, key)) for key, item in items)
+            else:
+                stack.extend((item, depth + 1, path) for item in (value.values() if kind is dict else value))
+        elif isinstance(value, int) and not isinstance(value, bool):   # int subclasses (IntEnum)
+            if not INT64_MIN <= value <= INT64_MAX:
+                return path, ("out_of_range", f"{{where}} = {value} does not fit 64 bits signed")
+        elif isinstance(value, float) and not math.isfinite(value):
+            return path, ("out_of_range", f"{{where}} is not finite ({value})")
+    return None
 
 
 def _path(where: str, path: tuple) -> str:
