@@ -24,7 +24,11 @@ from cloud_sync.dashboard.http_app import (MAX_BODY_BYTES, BODY_TIMEOUT_S, AppSe
 from cloud_sync.dashboard.live_feed import LiveFeed
 
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-                "style.css": "text/css; charset=utf-8"}
+                "charts.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8",
+                "favicon.svg": "image/svg+xml",
+                # vendored charting library (uPlot, MIT: uplot.LICENSE, VENDORED.md)
+                "uplot.iife.min.js": "text/javascript; charset=utf-8", "uplot.min.css": "text/css; charset=utf-8",
+                "uplot.LICENSE": "text/plain; charset=utf-8"}
 
 
 class DashboardServer(AppServer):
@@ -42,6 +46,7 @@ class DashboardServer(AppServer):
     def _add_builtin_routes(self) -> None:
         self.add_route("/", self._index, summary="the dashboard page")
         self.add_route("/index.html", self._index, summary="the dashboard page")
+        self.add_route("/favicon.ico", self._favicon, summary="the dashboard's icon")
         self.add_route("/static/{name}", self._static, summary="dashboard scripts and styles")
         self.add_route("/api/events", self._events, summary="live fleet events (text/event-stream)")
         for prefix, view in self.api.items():
@@ -52,6 +57,9 @@ class DashboardServer(AppServer):
     # ------------------------------------------------------------------ built-in endpoints
     async def _index(self, request: Request) -> HttpResponse:
         return self._static_file("index.html")
+
+    async def _favicon(self, request: Request) -> HttpResponse:
+        return self._static_file("favicon.svg")
 
     async def _static(self, request: Request) -> HttpResponse:
         return self._static_file(request.path_params["name"])
