@@ -103,6 +103,7 @@ class IngestWriter:
         self.rejections = rejections or RejectionCounter()
         self.status: dict[str, DeviceStatus] = {}
         self._created: list[str] = []      # devices first seen in the open transaction
+        self._abandoned = False            # the store failed while stopping
         self.status_lock = threading.Lock()
         self._queue: collections.deque[Inbound] = collections.deque()
         self._wake = threading.Event()
@@ -130,6 +131,8 @@ class IngestWriter:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is committed. (The writer clears ``_idle``
         before it pops a batch, so 'idle and queue empty' means nothing is in flight.)"""
+        if self._thread is None or not self._thread.is_alive():
+            return not self._queue
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._wake.set()
@@ -150,7 +153,7 @@ class IngestWriter:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        while True:
+        while not self._abandoned:
             if not self._queue:
                 self._idle.set()
                 if self._stop.is_set():
@@ -199,7 +202,13 @@ class IngestWriter:
             log.exception("could not quarantine a message from %s", topic)
 
     def _store_failed(self, items: list[Inbound], exc: Exception) -> None:
-        """The store itself failed: keep the messages (unacked) at the queue's head, retry later."""
+        """The store itself failed: keep the messages (unacked) at the queue's head, retry later.
+        While stopping, give up instead: unacked, the broker redelivers them at the next start."""
+        if self._stop.is_set():
+            log.error("store unavailable while stopping (%s); %d unacknowledged messages left to "
+                      "the broker's redelivery", exc, len(items))
+            self._abandoned = True
+            return
         log.error("store unavailable (%s); %d messages kept for retry in %.0f s", exc, len(items),
                   STORE_RETRY_S)
         self._queue.extendleft(reversed(items))

@@ -113,6 +113,9 @@ class Coordinator:
         if self._stop.is_set():
             return
         self._stop.set()
+        # Commit (and so acknowledge) what has arrived while the connection is still up; what
+        # arrives after this is left unacknowledged and redelivered at the next start.
+        self.writer.flush(5.0)
         if self.link:
             self.link.stop()
         self.writer.stop()
