@@ -9,6 +9,7 @@ DEFAULT_STORE = "./var/graph"
 EPILOG = """\
 examples:
   cloud-sync query --list
+  cloud-sync query --data ./var --name site_status        (the coordinator's --data folder)
   cloud-sync query --name capable_devices --param sensor=microphone --param arena=30000
   cloud-sync query --name devices_offline_since --param since=2026-01-04T12:00:00Z --param site=eu
   cloud-sync query 'SELECT ?d ?ram WHERE { ?d er:ramBytes ?ram } LIMIT 5'
@@ -34,6 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="parameter of the canned query (repeatable)")
     where = p.add_mutually_exclusive_group()
+    where.add_argument("--data", default=None, metavar="DIR",
+                       help="coordinator data folder, as for devices/results/cmd (its graph/ is the store)")
     where.add_argument("--store", default=None, help=f"graph store directory or SPARQL URL (default {DEFAULT_STORE})")
     where.add_argument("--endpoint", help="SPARQL 1.1 endpoint URL (e.g. the coordinator's /sparql)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
@@ -59,11 +62,11 @@ def _open_store(args):
     from edge_runtime.clitools import CliError
     from ontology.store import GraphStore, StoreUnavailable
 
-    location = args.endpoint or args.store or DEFAULT_STORE
+    location = args.endpoint or args.store or (str(Path(args.data) / "graph") if args.data else DEFAULT_STORE)
     is_url = str(location).startswith(("http://", "https://"))
     if not is_url and not args.serve and not (Path(location) / "CURRENT").exists():
         raise CliError(f"no graph store in {location!r}: start the coordinator (its --data dir holds graph/), "
-                       f"pass --store DIR, or --endpoint URL")
+                       f"pass --data DIR (the coordinator's), --store DIR, or --endpoint URL")
     try:
         return GraphStore.open(location, read_only=not is_url and not args.serve)
     except StoreUnavailable as exc:

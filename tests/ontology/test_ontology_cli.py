@@ -71,3 +71,13 @@ def test_cli_errors_are_sentences(store_dir, tmp_path, capsys):
     assert param.returncode == 2 and "needs parameter 'since'" in param.stderr
     listed = cli_here(capsys, "--list")
     assert listed.returncode == 0 and "devices_offline_since" in listed.stdout and "--param since=<dateTime>" in listed.stdout
+
+
+def test_data_folder_like_the_other_commands(store_dir, capsys):
+    """`--data DIR` (the coordinator's folder, as devices/results/cmd take it) finds DIR/graph."""
+    path, expected = store_dir
+    done = cli_here(capsys, "--data", str(path.parent), "--name", "site_status", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["results"]["bindings"]) == len(expected)
+    missing = cli_here(capsys, "--data", str(path.parent / "elsewhere"), "--name", "site_status")
+    assert missing.returncode == 2 and "--data DIR" in missing.stderr
