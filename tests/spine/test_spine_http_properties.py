@@ -42,7 +42,7 @@ def server():
             raise KeyError(f"device {rest!r}")
         return {"id": rest}
     views = {"/api/fleet": lambda rest="": {"devices": []}, "/api/device": device}
-    dashboard = DashboardServer(views, LiveFeed(), body_timeout_s=0.5,
+    dashboard = DashboardServer(views, LiveFeed(), body_timeout_s=0.2,
                                 authorise=lambda h: h.get("authorization") == f"Bearer {TOKEN}")
     endpoint = SparqlEndpoint(graph, update_token=TOKEN, timeout_s=2.0)
     for method in ("GET", "POST"):
