@@ -82,6 +82,8 @@ class FederatedRounds(Workload):
             "round": record["round"], "strategy": self.STRATEGY, "task": self.task,
             "participants": record.get("answered", []), "metric": metric,
             "metric_name": next(iter(evaluation), None),
+            # every figure, so the dashboard can draw accuracy before and after adaptation
+            "eval": {k: v for k, v in evaluation.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
             "bytes": record.get("bytes_down", 0) + record.get("bytes_up", 0)})
 
     def summary(self, ctx: DemoContext) -> str:

@@ -1,8 +1,10 @@
 // Fleet dashboard: plain JS, no build step. Data comes from /api/*; live updates arrive as
 // server-sent events on /api/events and trigger a (throttled) refresh of what they touch.
+// Charts (charts.js) use the vendored uPlot. Every panel says what would fill it when empty.
 "use strict";
 const $ = (sel) => document.querySelector(sel);
-const state = { device: null, queries: [] };
+const state = { device: null, queries: [], pages: {} };
+const PAGE = 15;
 
 async function getJSON(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
@@ -17,35 +19,72 @@ function ago(ts) {
   const s = Math.max(0, Date.now() / 1000 - ts);
   return s < 60 ? `${s.toFixed(0)} s ago` : s < 3600 ? `${(s / 60).toFixed(0)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
 }
-function fmt(value, digits = 1, unit = "") {
-  return value === null || value === undefined || Number.isNaN(value) ? "–" : `${Number(value).toFixed(digits)}${unit}`;
-}
-function fillRows(tbody, rows, cells, onClick) {
-  tbody.innerHTML = rows.map((row, i) => `<tr data-i="${i}">${cells(row).map((c) => `<td>${c}</td>`).join("")}</tr>`).join("");
-  if (onClick) tbody.querySelectorAll("tr").forEach((tr) => tr.addEventListener("click", () => onClick(rows[tr.dataset.i])));
+const fmt = (value, digits = 1, unit = "") => Charts.fmtValue(value, digits, unit.trim());
+
+/** Rows of ``table`` (one page of PAGE, with a pager under long tables), or, with no rows, one
+ *  row that says what would fill the table. Each cell carries its column name (phone layout). */
+function fillRows(table, rows, cells, { empty, onClick } = {}) {
+  const tbody = table.querySelector("tbody"), heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  const id = table.id, pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  const page = Math.min(state.pages[id] || 0, pages - 1), shown = rows.slice(page * PAGE, (page + 1) * PAGE);
+  table.dataset.rows = String(rows.length);
+  tbody.innerHTML = shown.length
+    ? shown.map((row, i) => `<tr data-i="${i}">${cells(row).map((c, k) => `<td data-label="${esc(heads[k] || "")}">${c}</td>`).join("")}</tr>`).join("")
+    : `<tr class="empty-row"><td colspan="${heads.length}" class="empty">${empty || "nothing yet"}</td></tr>`;
+  if (onClick) tbody.querySelectorAll("tr[data-i]").forEach((tr) => tr.addEventListener("click", () => onClick(shown[tr.dataset.i])));
+  let pager = table.parentElement.nextElementSibling;
+  if (!pager || !pager.classList.contains("pager")) {
+    pager = document.createElement("div"); pager.className = "pager";
+    table.parentElement.after(pager);
+  }
+  pager.hidden = pages < 2;
+  pager.innerHTML = `<button data-step="-1" ${page ? "" : "disabled"}>‹ newer</button>
+    <span>${page * PAGE + 1}–${Math.min(rows.length, (page + 1) * PAGE)} of ${rows.length}</span>
+    <button data-step="1" ${page < pages - 1 ? "" : "disabled"}>older ›</button>`;
+  pager.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
+    state.pages[id] = page + Number(b.dataset.step); refresh(current());
+  }));
 }
 
-// ---- tabs (hash routing, so a tab can be linked) ----
-function showTab() {
+// ---- tabs (hash routing, so a tab can be linked and opened directly) ----
+function current() {
   const id = (location.hash || "#fleet").slice(1);
+  return document.getElementById(id)?.classList.contains("tab") ? id : "fleet";
+}
+function showTab() {
+  const id = current();
   document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.id === id));
   document.querySelectorAll("#tabs a").forEach((a) => a.classList.toggle("active", a.hash === `#${id}`));
   refresh(id);
 }
 window.addEventListener("hashchange", showTab);
 
-// ---- fleet ----
-async function loadFleet() {
+// ---- header and alarms: on every tab ----
+async function loadSummary() {
   const data = await getJSON("/api/fleet");
   const online = data.devices.filter((d) => d.online).length;
   $("#summary").textContent = `${online}/${data.devices.length} devices online · ${data.results_total ?? 0} results stored`;
-  fillRows($("#fleet-table tbody"), data.devices, (d) => [
+  showAlarms(data.alarms || []);
+  return data;
+}
+function showAlarms(alarms) {
+  $("#alarm-count").textContent = alarms.length ? `(${alarms.length})` : "";
+  $("#alarm-list").innerHTML = alarms.length
+    ? alarms.map((a) => `<li class="sev-${esc(a.severity)}">${esc(a.severity)}: ${esc(a.message)}</li>`).join("")
+    : '<li class="empty">No alarms. Offline devices, growing outbox backlogs, dropped results and failed or refused deployments appear here.</li>';
+}
+
+// ---- fleet ----
+async function loadFleet() {
+  const data = await loadSummary();
+  fillRows($("#fleet-table"), data.devices, (d) => [
     `<a href="#fleet" data-device="${esc(d.id)}">${esc(d.id)}</a>`,
     `<span class="${d.online ? "online" : "offline"}" data-status="${d.online ? "online" : "offline"}">${d.online ? "online" : "offline"}</span>`,
-    esc(d.profile), esc(d.tasks_summary), fmt(d.backlog, 0), ago(d.last_seen),
-    fmt(d.cpu, 0, " %"), fmt(d.mem_mb, 0, " MB"), fmt(d.temp_c, 1, " °C"),
-  ], (d) => loadDevice(d.id));
-  showAlarms(data.alarms || []);
+    esc(d.profile || "no profile"), esc(d.tasks_summary), fmt(d.backlog, 0), ago(d.last_seen),
+    `${fmt(d.cpu, 0, " %")} <span class="muted">/ host ${fmt(d.host_cpu, 0, " %")}</span>`, fmt(d.mem_mb, 0, " MB"),
+    d.temp_c === null || d.temp_c === undefined ? '<span class="muted" title="the board reports no readable temperature sensor">no sensor</span>' : fmt(d.temp_c, 1, " °C"),
+  ], { onClick: (d) => loadDevice(d.id),
+    empty: "No devices yet. Start one with <code>edge-runtime agent --device-id NAME --broker mqtt://HOST:1883 --profile auto</code> or run <code>cloud-sync demo</code>." });
   if (state.device) loadDevice(state.device, true);
 }
 async function loadDevice(id, quiet) {
@@ -55,35 +94,29 @@ async function loadDevice(id, quiet) {
   $("#device-title").textContent = `${id} — ${d.online ? "online" : "offline"}`;
   $("#device-td").textContent = JSON.stringify(d.td || {}, null, 2);
   $("#device-deployments").innerHTML = table(["job", "model", "state", "updated"], d.deployments || []);
-  drawSeries($("#health-chart"), d.health || [], [["cpu", "#58a6ff", "CPU %"], ["mem_mb", "#3fb950", "Mem MB"], ["backlog", "#d29922", "Backlog"]]);
+  const h = d.health || [];
+  if (!h.length) Charts.showEmpty($("#health-chart"), "No heartbeats yet: the agent sends one every heartbeat interval (<code>--heartbeat</code>).");
+  else Charts.line($("#health-chart"), {
+    x: { label: "time", time: true }, xs: h.map((r) => r.ts),
+    axes: [{ label: "CPU (%)", scale: "%", range: [0, 100] }, { label: "agent memory (MB)", scale: "MB" }],
+    series: [{ label: "agent CPU", color: "#58a6ff", scale: "%", unit: "%", digits: 0, values: h.map((r) => r.cpu ?? null) },
+      { label: "host CPU", color: "#8b98a5", scale: "%", unit: "%", digits: 0, values: h.map((r) => r.host_cpu ?? null) },
+      { label: "agent memory", color: "#3fb950", scale: "MB", unit: "MB", digits: 0, values: h.map((r) => r.mem_mb ?? null) }],
+  });
+  const temps = h.filter((r) => r.temp_c !== null && r.temp_c !== undefined);
+  if (!temps.length) Charts.showEmpty($("#temp-chart"), "Temperature: this board reports no readable sensor (psutil.sensors_temperatures() is empty).");
+  else Charts.line($("#temp-chart"), { height: 140, x: { label: "time", time: true }, xs: temps.map((r) => r.ts),
+    axes: [{ label: "temperature (°C)", scale: "C" }],
+    series: [{ label: "SoC temperature", color: "#d29922", scale: "C", unit: "°C", values: temps.map((r) => r.temp_c) }] });
   if (!quiet) $("#device-page").scrollIntoView({ behavior: "smooth" });
 }
 function table(columns, rows) {
-  if (!rows.length) return '<p class="muted">none</p>';
+  if (!rows.length) return '<p class="empty">No deployments on this device. <code>cloud-sync deploy MODEL --device ID</code> sends a signed model.</p>';
   return `<table><thead><tr>${columns.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${columns.map((c) => `<td>${esc(typeof r[c] === "object" ? JSON.stringify(r[c]) : r[c])}</td>`).join("")}</tr>`)
+    .map((r) => `<tr>${columns.map((c) => `<td data-label="${esc(c)}">${esc(c === "updated" ? ago(r[c]) : typeof r[c] === "object" ? JSON.stringify(r[c]) : r[c])}</td>`).join("")}</tr>`)
     .join("")}</tbody></table>`;
 }
 
-// ---- charts on canvas ----
-function drawSeries(canvas, rows, series) {
-  const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height;
-  ctx.clearRect(0, 0, W, H);
-  ctx.font = "11px sans-serif";
-  series.forEach(([key, color, label], k) => {
-    const values = rows.map((r) => r[key]).filter((v) => v !== null && v !== undefined);
-    ctx.fillStyle = color; ctx.fillText(label, 8 + k * 110, 12);
-    if (values.length < 2) return;
-    const lo = Math.min(...values), hi = Math.max(...values), span = hi - lo || 1;
-    ctx.strokeStyle = color; ctx.beginPath();
-    values.forEach((v, i) => {
-      const x = 8 + (i / (values.length - 1)) * (W - 16), y = H - 8 - ((v - lo) / span) * (H - 30);
-      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-    });
-    ctx.stroke();
-  });
-}
 function heat(v) { // 0..1 -> dark blue .. yellow
   const r = Math.round(255 * Math.min(1, v * 2)), g = Math.round(255 * Math.max(0, v * 1.6 - 0.3)), b = Math.round(120 * (1 - v));
   return `rgb(${r},${g},${b})`;
@@ -93,75 +126,119 @@ function heat(v) { // 0..1 -> dark blue .. yellow
 async function loadDas() {
   const d = await getJSON("/api/das");
   $("#das-summary").textContent = `${d.vehicles_total} vehicles detected by ${d.devices.length} fibre(s)`;
-  fillRows($("#das-minutes tbody"), d.per_minute, (m) => [esc(m.minute), esc(m.device), m.count, m.cars ?? "–", m.trucks ?? "–",
-    `${fmt(m.mean_speed_increasing_kmh, 0)} → / ${fmt(m.mean_speed_decreasing_kmh, 0)} ←`]);
-  fillRows($("#das-events tbody"), d.events, (e) => [new Date(e.ts * 1000).toLocaleTimeString(), esc(e.device), esc(e.vehicle_id ?? e.id), esc(e.class), fmt(e.speed_kmh), fmt(e.confidence, 2)]);
-  const canvas = $("#das-waterfall"), ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const w = d.waterfall;
-  if (!w || !w.image) { ctx.fillStyle = "#8b98a5"; ctx.fillText("waiting for a waterfall…", 10, 20); return; }
-  const rows = w.image.length, cols = w.image[0].length;
-  const cw = canvas.width / cols, ch = canvas.height / rows;
-  w.image.forEach((row, i) => row.forEach((v, j) => { ctx.fillStyle = heat(v); ctx.fillRect(j * cw, i * ch, cw + 1, ch + 1); }));
-  ctx.lineWidth = 2; ctx.font = "11px sans-serif";
-  (w.lines || []).forEach((l) => { // time runs down, channels run across
-    const y0 = ((l.t_entry_s - w.t0_s) / w.duration_s) * canvas.height, y1 = ((l.t_exit_s - w.t0_s) / w.duration_s) * canvas.height;
-    const x0 = (l.speed_kmh >= 0 ? 0 : 1) * canvas.width, x1 = canvas.width - x0;
-    ctx.strokeStyle = l.class === "truck" ? "#f85149" : "#58a6ff";
-    ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
-    ctx.fillStyle = "#fff"; ctx.fillText(`${l.class} ${fmt(l.speed_kmh, 0)} km/h`, (x0 + x1) / 2 + 4, (y0 + y1) / 2);
+  const hint = "Appears when a device runs a <code>das</code> task (a fibre file or stream in its config); the demo runs one on pi4-a and x86.";
+  fillRows($("#das-minutes"), d.per_minute, (m) => [esc(m.minute), esc(m.device), m.count, m.cars ?? "–", m.trucks ?? "–",
+    `${fmt(m.mean_speed_increasing_kmh, 0)} → / ${fmt(m.mean_speed_decreasing_kmh, 0)} ←`], { empty: `No per-minute counts yet. ${hint}` });
+  fillRows($("#das-events"), d.events, (e) => [new Date(e.ts * 1000).toLocaleTimeString(), esc(e.device), esc(e.vehicle_id ?? e.id), esc(e.class), fmt(e.speed_kmh), fmt(e.confidence, 2)],
+    { empty: `No vehicles yet. ${hint}` });
+  const w = d.waterfall, holder = $("#das-waterfall");
+  if (!w || !w.image || !w.image.length) { Charts.showEmpty(holder, `No waterfall yet: the DAS task sends one per processed minute. ${hint}`); return; }
+  const { ctx, overlay, W, H } = Charts.surface(holder, (width) => Math.min(420, Math.max(240, width * 0.5)));
+  const box = { left: 52, top: 8, width: W - 70, height: H - 50 };
+  const rows = w.image.length, cols = w.image[0].length, cw = box.width / cols, ch = box.height / rows;
+  w.image.forEach((row, i) => row.forEach((v, j) => { ctx.fillStyle = heat(v); ctx.fillRect(box.left + j * cw, box.top + i * ch, cw + 0.5, ch + 0.5); }));
+  const { X, Y } = Charts.axes(ctx, box, { lo: 0, hi: cols, label: "position along the fibre (channel bin)" },
+    { lo: 0, hi: w.duration_s, label: "time in window (s)" }, true);
+  holder.dataset.axes = "position along the fibre (channel bin)|time in window (s)";
+  ctx.lineWidth = 2;
+  const labels = (w.lines || []).map((l) => { // time runs down, channels run across
+    const y0 = Y(l.t_entry_s - w.t0_s), y1 = Y(l.t_exit_s - w.t0_s);
+    const x0 = l.speed_kmh >= 0 ? X(0) : X(cols), x1 = l.speed_kmh >= 0 ? X(cols) : X(0);
+    const color = l.class === "truck" ? "#f85149" : "#58a6ff";
+    ctx.strokeStyle = color; ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
+    return { x: (x0 + x1) / 2, y: (y0 + y1) / 2, text: `${l.class || "vehicle"} ${fmt(Math.abs(l.speed_kmh), 0)} km/h ${l.speed_kmh >= 0 ? "→" : "←"}`, color };
   });
+  const hidden = Charts.placeLabels(overlay, labels, { left: box.left, top: box.top, right: box.left + box.width, bottom: box.top + box.height });
+  Charts.note(overlay, `${labels.length} vehicle lines (blue car, red truck)${hidden ? ` · ${hidden} labels not shown for lack of room` : ""}`);
 }
 
 // ---- LiDAR ----
 async function loadLidar() {
   const d = await getJSON("/api/lidar");
-  $("#lidar-summary").textContent = `${d.tracks.filter((t) => t.points.length > 1).length} global trajectories · ${d.links ?? 0} cross-sensor links · ${d.sensors.length} sensors`;
-  const canvas = $("#lidar-top"), ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const trajectories = d.tracks.filter((t) => t.points.length > 1);
+  $("#lidar-summary").textContent = `${trajectories.length} global trajectories · ${d.links ?? 0} cross-sensor links · ${d.sensors.length} sensors`;
+  const holder = $("#lidar-top");
+  if (!d.tracks.length && !d.sensors.length) {
+    Charts.showEmpty(holder, "No LiDAR tracks yet. Appears when devices run <code>lidar</code> tasks and the coordinator links their tracks (the demo runs three sensors on a 60 m walkway).");
+    return;
+  }
   const b = d.bounds || { xmin: 0, xmax: 60, ymin: -5, ymax: 5 };
-  const sx = canvas.width / (b.xmax - b.xmin), sy = canvas.height / (b.ymax - b.ymin), s = Math.min(sx, sy);
-  const dy = (canvas.height - (b.ymax - b.ymin) * s) / 2; // centre a long, narrow walkway
-  const X = (x) => (x - b.xmin) * s, Y = (y) => canvas.height - dy - (y - b.ymin) * s;
+  const spanX = b.xmax - b.xmin, spanY = b.ymax - b.ymin;
+  const { ctx, overlay, W, H } = Charts.surface(holder, (width) => Math.max(200, Math.min(480, (width - 60) * (spanY / spanX) + 60)));
+  const box = { left: 44, top: 8, width: W - 62, height: H - 50 };
+  const s = Math.min(box.width / spanX, box.height / spanY);            // one scale: metres are metres
+  box.width = spanX * s; box.height = spanY * s;
+  const { X, Y } = Charts.axes(ctx, box, { lo: b.xmin, hi: b.xmax, label: "x (m)" }, { lo: b.ymin, hi: b.ymax, label: "y (m)" }, false);
+  holder.dataset.axes = "x (m)|y (m)";
+  const labels = [];
   d.sensors.forEach((sensor) => {
     ctx.strokeStyle = "#26313c"; ctx.beginPath(); ctx.arc(X(sensor.x), Y(sensor.y), (sensor.range_m || 8) * s, 0, 2 * Math.PI); ctx.stroke();
-    ctx.fillStyle = "#8b98a5"; ctx.fillRect(X(sensor.x) - 3, Y(sensor.y) - 3, 6, 6); ctx.fillText(sensor.id, X(sensor.x) + 5, Y(sensor.y) - 5);
+    ctx.fillStyle = "#8b98a5"; ctx.fillRect(X(sensor.x) - 3, Y(sensor.y) - 3, 6, 6);
+    labels.push({ x: X(sensor.x), y: Y(sensor.y), text: sensor.id, color: "#8b98a5" });
   });
   d.tracks.forEach((t) => {
     const key = String(t.id), hue = [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
     const color = `hsl(${hue},80%,60%)`;
-    ctx.strokeStyle = color; ctx.fillStyle = color;
+    ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 2;
     if (t.points.length === 1) { // a live per-sensor track: a dot where the person is now
       const [x, y] = t.points[0];
-      ctx.beginPath(); ctx.arc(X(x), Y(y), 4, 0, 2 * Math.PI); ctx.fill();
+      ctx.beginPath(); ctx.arc(X(x), Y(y), 3.5, 0, 2 * Math.PI); ctx.fill();
       return;
     }
     ctx.beginPath();
     t.points.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
     ctx.stroke();
-    const [lx, ly] = t.points[t.points.length - 1] || [0, 0];
-    ctx.fillText(`#${key}`, X(lx) + 3, Y(ly) - 3);
+    const [lx, ly] = t.points[t.points.length - 1];
+    labels.push({ x: X(lx), y: Y(ly), text: `#${key}`, color });
   });
+  // metre scale: a round length about a fifth of the view, bottom right inside the plot
+  const metres = Charts.niceStep(spanX / 5, 1), px = metres * s;
+  const sx = box.left + box.width - px - 8, sy = box.top + box.height - 8;
+  ctx.strokeStyle = "#e6e9ec"; ctx.lineWidth = 2; ctx.beginPath();
+  ctx.moveTo(sx, sy - 4); ctx.lineTo(sx, sy); ctx.lineTo(sx + px, sy); ctx.lineTo(sx + px, sy - 4); ctx.stroke();
+  ctx.fillStyle = "#e6e9ec"; ctx.textAlign = "center"; ctx.fillText(`${metres} m`, sx + px / 2, sy - 6); ctx.textAlign = "left";
+  holder.dataset.scaleM = String(metres);
+  const scaleBox = { x: sx - 2, y: sy - 20, w: px + 4, h: 22 };
+  const hidden = Charts.placeLabels(overlay, labels, { left: box.left, top: box.top, right: box.left + box.width, bottom: box.top + box.height }, [scaleBox]);
+  Charts.note(overlay, `sensors (grey squares, circle = range) · lines: linked trajectories · dots: people seen now${hidden ? ` · ${hidden} labels not shown for lack of room` : ""}`);
 }
 
 // ---- FL, ED-ViT, deployments ----
 async function loadFl() {
   const d = await getJSON("/api/fl");
-  $("#fl-summary").textContent = `${d.rounds.length} rounds · ${fmt(d.bytes_total / 1024, 1)} KiB exchanged`;
-  fillRows($("#fl-rounds tbody"), d.rounds.slice().reverse(), (r) => [r.round, esc(r.strategy), esc(r.task), esc((r.participants || []).join(", ")), fmt(r.metric, 4), r.bytes]);
-  drawSeries($("#fl-curve"), d.rounds, [["metric", "#58a6ff", "metric per round"], ["bytes", "#d29922", "bytes per round"]]);
+  const rounds = d.rounds;
+  $("#fl-summary").textContent = `${rounds.length} rounds · ${fmt(d.bytes_total / 1024, 1)} KiB exchanged`;
+  const hint = "Rounds appear when <code>cloud-sync fl run TASK --broker URL</code> runs against agents with an <code>fl_client</code> task (the demo runs TinyMetaFed rounds every few seconds).";
+  fillRows($("#fl-rounds"), rounds.slice().reverse(), (r) => [r.round, esc(r.strategy), esc(r.task), esc((r.participants || []).join(", ")),
+    `${esc(r.metric_name || "metric")} ${fmt(r.metric, 3)}`, fmt(r.bytes / 1024, 1, " KiB")], { empty: `No rounds yet. ${hint}` });
+  if (!rounds.length) { Charts.showEmpty($("#fl-curve"), hint); Charts.showEmpty($("#fl-bytes"), hint); return; }
+  const evals = rounds.map((r) => r.eval || { [r.metric_name || "metric"]: r.metric });
+  const names = [...new Set(evals.flatMap((e) => Object.keys(e)))].filter((k) => !/std|episodes|shots|n_way|k_shot|held_out/.test(k));
+  const isAccuracy = names.every((n) => /accuracy/.test(n));
+  const colours = ["#58a6ff", "#d29922", "#3fb950", "#bc8cff"];
+  Charts.line($("#fl-curve"), {
+    x: { label: "round" }, xs: rounds.map((r) => r.round),
+    axes: [{ label: isAccuracy ? "accuracy (0–1)" : names.join(", "), scale: "m", range: isAccuracy ? [0, 1] : undefined }],
+    series: names.map((n, i) => ({ label: n.replace(/_/g, " ").replace(/^accuracy$/, "accuracy after adaptation"), color: colours[i % 4],
+      scale: "m", digits: 3, values: evals.map((e) => (typeof e[n] === "number" ? e[n] : null)) })),
+  });
+  Charts.line($("#fl-bytes"), { height: 160, x: { label: "round" }, xs: rounds.map((r) => r.round),
+    axes: [{ label: "bytes per round (KiB)", scale: "KiB" }],
+    series: [{ label: "sent + received", color: "#d29922", scale: "KiB", unit: "KiB", values: rounds.map((r) => (r.bytes || 0) / 1024) }] });
 }
 async function loadEdvit() {
   const d = await getJSON("/api/edvit");
   $("#edvit-summary").textContent = `${d.requests.length} recent requests · ${d.partial} partial`;
-  fillRows($("#edvit-requests tbody"), d.requests, (r) => [new Date(r.ts * 1000).toLocaleTimeString(),
+  fillRows($("#edvit-requests"), d.requests, (r) => [new Date(r.ts * 1000).toLocaleTimeString(),
     `${esc(r.label)}${r.truth === undefined ? "" : r.truth === r.label ? " ✓" : ` ✗ (${esc(r.truth)})`}`,
     r.partial ? `yes: ${esc((r.missing || []).join(", "))} missing` : "no", fmt(r.total_ms, 1),
-    esc(Object.entries(r.per_device_ms || {}).map(([k, v]) => `${k}: ${fmt(v, 1)}`).join(" · "))]);
+    esc(Object.entries(r.per_device_ms || {}).map(([k, v]) => `${k}: ${fmt(v, 1)}`).join(" · "))],
+  { empty: "No split-inference requests yet. Deploy a plan with <code>cloud-sync edvit plan</code> to devices with <code>edvit</code> tasks, then <code>cloud-sync edvit infer IMAGE --plan DIR</code>." });
 }
 async function loadDeployments() {
   const d = await getJSON("/api/device-deployments");
-  fillRows($("#deploy-table tbody"), d.deployments, (j) => [esc(j.job), esc(j.model), esc(j.device), esc(j.state), ago(j.ts), esc(j.detail || "")]);
+  fillRows($("#deploy-table"), d.deployments, (j) => [esc(j.job), esc(j.model), esc(j.device), `<span class="state-${esc(j.state)}">${esc(j.state)}</span>`, ago(j.ts), esc(j.detail || "")],
+    { empty: "No deployments yet. <code>cloud-sync models add MODEL.tflite</code> signs a model, <code>cloud-sync deploy MODEL --device ID</code> rolls it out; each job's states (downloading → verifying → healthy, or rolled back) show here." });
 }
 
 // ---- SPARQL console ----
@@ -182,19 +259,11 @@ $("#query-run").addEventListener("click", async () => {
   const vars = result.head.vars || [], rows = result.results ? result.results.bindings : [];
   $("#query-status").textContent = `${rows.length} rows in ${(performance.now() - started).toFixed(0)} ms`;
   $("#query-result").innerHTML = `<thead><tr>${vars.map((v) => `<th>${esc(v)}</th>`).join("")}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${vars.map((v) => `<td>${esc(r[v] ? r[v].value : "")}</td>`).join("")}</tr>`).join("")}</tbody>`;
+    .map((r) => `<tr>${vars.map((v) => `<td data-label="${esc(v)}">${esc(r[v] ? r[v].value : "")}</td>`).join("")}</tr>`).join("")}</tbody>`;
 });
 
-// ---- alarms ----
-function showAlarms(alarms) {
-  $("#alarm-count").textContent = alarms.length ? `(${alarms.length})` : "";
-  $("#alarm-list").innerHTML = alarms.length
-    ? alarms.map((a) => `<li class="sev-${esc(a.severity)}">${esc(a.severity)}: ${esc(a.message)}</li>`).join("")
-    : '<li class="muted">no alarms</li>';
-}
-
 // ---- refresh and live updates ----
-const loaders = { fleet: loadFleet, das: loadDas, lidar: loadLidar, fl: loadFl, edvit: loadEdvit, deployments: loadDeployments, sparql: loadQueries, alarms: loadFleet };
+const loaders = { fleet: loadFleet, das: loadDas, lidar: loadLidar, fl: loadFl, edvit: loadEdvit, deployments: loadDeployments, sparql: loadQueries, alarms: loadSummary };
 const pending = new Set();
 let timer = null;
 function refresh(id) {
@@ -203,10 +272,12 @@ function refresh(id) {
   timer = setTimeout(async () => {
     timer = null;
     const ids = [...pending]; pending.clear();
-    for (const tab of ids) { try { await loaders[tab](); } catch (err) { console.warn(tab, err); } }
+    if (!ids.includes("fleet") && !ids.includes("alarms")) ids.push("alarms");   // header and alarm count on every tab
+    for (const tab of ids) {
+      try { await loaders[tab](); document.getElementById(tab).dataset.loaded = String(Date.now()); } catch (err) { console.warn(tab, err); }
+    }
   }, 250);
 }
-function current() { return (location.hash || "#fleet").slice(1); }
 const topicOf = { td: "fleet", state: "fleet", health: "fleet", deploy: "deployments", fl: "fl", edvit: "edvit", lidar: "lidar", das: "das" };
 function connect() {
   const source = new EventSource("/api/events");
