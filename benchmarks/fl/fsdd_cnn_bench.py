@@ -34,10 +34,10 @@ def main() -> None:
     def make(seed: int):
         return lambda objective="episodic": FsddCnn(split=seed + args.split_offset)
 
-    summary = compare(make, methods(args.scale), list(range(args.seeds)), shots=[2])
+    summary = compare(make, methods(args.scale), args.seed_values, shots=[2])
     probe = make(0)()
     experiment = {**probe.describe(), "train_devices": len(probe.device_ids()),
-                  "held_out_speaker_per_seed": {s: make(s)().held_out for s in range(args.seeds)}}
+                  "held_out_speaker_per_seed": {s: make(s)().held_out for s in args.seed_values}}
     write_report(args, summary, experiment, [2], "FSDD held-out speakers, 2 takes per digit")
 
 

@@ -31,6 +31,7 @@ def train_method(make_experiment: Callable[..., object], method: dict, seed: int
                  conditions: FleetConditions | None = None) -> tuple[np.ndarray, dict]:
     """θ after the method's training and its costs (bytes, device steps, FLOPs, wall time)."""
     method = dict(method)
+    conditions = method.pop("conditions", conditions)
     objective = method.pop("objective", "episodic")
     experiment = make_experiment(objective=objective) if objective != "episodic" else make_experiment()
     net = experiment.make_network(seed)
@@ -58,6 +59,7 @@ def train_method(make_experiment: Callable[..., object], method: dict, seed: int
             "bytes_secagg_total": int(sum(h["bytes_secagg"] for h in history)),
             "client_updates": int(sum(len(h["answered"]) for h in history)),
             "rounds_with_no_update": int(sum(not h["answered"] for h in history)),
+            "min_answered": int(min(len(h["answered"]) for h in history)),
             "device_steps": steps, "device_flops": training_flops(net, strategy.config.batch_size) * steps,
             "device_train_s_measured_here": float(sum(h["device_train_s"] for h in history)),
             "wall_s": time.perf_counter() - started}
@@ -75,7 +77,7 @@ def ci95(values: list[float]) -> dict:
 
 def compare(make_experiment: Callable[..., Callable], methods: dict[str, dict], seeds: list[int],
             shots: list[int], conditions: FleetConditions | None = None, log=print,
-            keep: Callable[[str, int, np.ndarray], None] | None = None) -> dict:
+            keep: Callable[[str, int, np.ndarray], None] | None = None, metric: str = "accuracy") -> dict:
     """``make_experiment(seed)`` → a factory ``(objective=...) -> experiment`` for that seed's split;
     ``keep(label, seed, θ)`` sees every trained model (to save one for export)."""
     per_method: dict[str, dict] = {m: {"accuracy": {k: [] for k in shots}, "costs": []} for m in methods}
@@ -86,7 +88,7 @@ def compare(make_experiment: Callable[..., Callable], methods: dict[str, dict], 
             theta, cost = train_method(factory, method, seed, conditions)
             if keep is not None:
                 keep(label, seed, theta)
-            accs = {k: scorer.evaluate(theta, seed, k_shot=k)["accuracy"] for k in shots}
+            accs = {k: scorer.evaluate(theta, seed, **({"k_shot": k} if k else {}))[metric] for k in shots}
             for k in shots:
                 per_method[label]["accuracy"][k].append(accs[k])
             per_method[label]["costs"].append(cost)
@@ -95,7 +97,7 @@ def compare(make_experiment: Callable[..., Callable], methods: dict[str, dict], 
     summary = {}
     for label, res in per_method.items():
         costs = res["costs"]
-        summary[label] = {"method": methods[label],
+        summary[label] = {"method": {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in methods[label].items()},
                           "accuracy": {f"{k}-shot": ci95(v) for k, v in res["accuracy"].items()},
                           "bytes_total_mean": float(np.mean([c["bytes_total"] for c in costs])),
                           "device_steps_mean": float(np.mean([c["device_steps"] for c in costs])),
@@ -128,11 +130,14 @@ def bench_args(doc: str, default_out: str):
 
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5, help="report seeds 0..N-1 (each its own held-out split)")
+    ap.add_argument("--seed-list", help="only these seeds, e.g. 0,1 (parallel parts; merge_results.py joins them)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every round count (0.1 = smoke run)")
     ap.add_argument("--episodes", type=int, default=50, help="evaluation episodes per seed and shot count")
     ap.add_argument("--split-offset", type=int, default=0, help="first split (7 = the tuning split)")
     ap.add_argument("--out", default=default_out, help="results name under benchmarks/results/")
-    return ap.parse_args()
+    args = ap.parse_args()
+    args.seed_values = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
+    return args
 
 
 def write_report(args, summary: dict, experiment: dict, shots: list[int], title: str) -> dict:
@@ -141,15 +146,38 @@ def write_report(args, summary: dict, experiment: dict, shots: list[int], title:
 
     from meta_plots import plot_accuracy_vs_bytes
 
-    seeds = list(range(args.seeds))
-    result = {"experiment": experiment, "seeds": seeds, "split_offset": args.split_offset, "scale": args.scale,
-              "methods": summary,
-              "margins": {f"{k}-shot": margins(summary, k, ["random_init", "fedavg"],
-                                               [m for m in ("reptile", "tinyreptile", "tinymetafed", "centralised")
-                                                if m in summary]) for k in shots}}
-    path = RESULTS / f"{args.out}.json"
+    result = {"experiment": experiment, "seeds": args.seed_values, "split_offset": args.split_offset,
+              "scale": args.scale, "shots": shots, "title": title, "methods": summary}
+    return finish_report(result, RESULTS / f"{args.out}.json")
+
+
+def finish_report(result: dict, path) -> dict:
+    """Add the margins table, write the JSON and the plot (also used after merging parts)."""
+    import json
+
+    from meta_plots import plot_accuracy_vs_bytes
+
+    summary, shots = result["methods"], result["shots"]
+    candidates = [m for m in ("reptile", "tinyreptile", "tinymetafed", "fedavg_episodic", "centralised") if m in summary]
+    result["margins"] = {f"{k}-shot": margins(summary, k, ["random_init", "fedavg"], candidates) for k in shots}
     path.write_text(json.dumps(result, indent=1))
-    plot_accuracy_vs_bytes(summary, f"{shots[0]}-shot", RESULTS / f"{args.out}.png", title)
+    plot_accuracy_vs_bytes(summary, f"{shots[0]}-shot", path.with_suffix(".png"), result["title"])
     print(json.dumps(result["margins"], indent=1))
     print("wrote", path)
     return result
+
+
+def merge_parts(parts: list[dict]) -> dict:
+    """One report from runs of the same methods on disjoint seeds."""
+    merged = {**parts[0], "seeds": [s for p in parts for s in p["seeds"]], "methods": {}}
+    for label, first in parts[0]["methods"].items():
+        rows = [p["methods"][label] for p in parts]
+        costs = [c for r in rows for c in r["costs_per_seed"]]
+        merged["methods"][label] = {
+            "method": first["method"],
+            "accuracy": {k: ci95([v for r in rows for v in r["accuracy"][k]["per_seed"]]) for k in first["accuracy"]},
+            "bytes_total_mean": float(np.mean([c["bytes_total"] for c in costs])),
+            "device_steps_mean": float(np.mean([c["device_steps"] for c in costs])),
+            "device_flops_mean": float(np.mean([c["device_flops"] for c in costs])),
+            "costs_per_seed": costs}
+    return merged

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_accuracy_vs_bytes(summary: dict, shots_key: str, path: Path, title: str) -> Path:
+def plot_accuracy_vs_bytes(summary: dict, shots_key: str, path: Path, title: str, ylabel: str | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +18,7 @@ def plot_accuracy_vs_bytes(summary: dict, shots_key: str, path: Path, title: str
         ax.errorbar([x], [acc["mean"]], yerr=[acc["ci95"]], fmt="o", capsize=4, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("bytes moved in training (log; no-FL methods at 1 kB)")
-    ax.set_ylabel(f"accuracy after adaptation ({shots_key})")
+    ax.set_ylabel(ylabel or f"accuracy after adaptation ({shots_key})")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

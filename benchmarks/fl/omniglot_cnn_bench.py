@@ -15,7 +15,10 @@ Run: nice -n 5 .venv/bin/python benchmarks/fl/omniglot_cnn_bench.py [--seeds 5] 
 """
 from __future__ import annotations
 
+from common import RESULTS  # first: it pins BLAS to one thread before numpy loads
 from meta_harness import bench_args, compare, write_report
+
+import numpy as np
 
 from edge_runtime.online.experiments.cnn import OmniglotCnn
 
@@ -28,6 +31,7 @@ def methods(scale: float) -> dict[str, dict]:
         "random_init": {"random": True},
         "fedavg": {"strategy": "fedavg", "rounds": r(40), "objective": "supervised", "batch_size": 10, **batched},
         "centralised": {"centralised": r(40) * 5 * 10, "batch_size": 10, "lr": 0.1, "objective": "supervised"},
+        "fedavg_episodic": {"strategy": "fedavg", "rounds": r(40), "batch_size": 25, **batched},
         "reptile": {"strategy": "reptile", "rounds": r(40), "batch_size": 25, **batched},
         "tinyreptile": {"strategy": "tinyreptile", "rounds": r(400), **serial},
         "tinymetafed": {"strategy": "tinymetafed", "rounds": r(400), "reconstruct_steps": 25, **serial},
@@ -39,10 +43,16 @@ def main() -> None:
 
     def make(seed: int):
         return lambda objective="episodic": OmniglotCnn(split=seed + args.split_offset, objective=objective,
-                                                        eval_episodes=args.episodes, samples_per_class=5)
+                                                        eval_episodes=args.episodes, samples_per_class=5,
+                                                        head_init="prototypes")
 
-    seeds = list(range(args.seeds))
-    summary = compare(make, methods(args.scale), seeds, shots=[5, 1])
+    seeds = args.seed_values
+
+    def keep(label: str, seed: int, theta) -> None:  # the model the TFLite/TFLM export bench adapts
+        if label == "tinymetafed" and seed == 0:
+            np.save(RESULTS / "fl_cache" / "omniglot_cnn_tinymetafed_s0.npy", theta)
+
+    summary = compare(make, methods(args.scale), seeds, shots=[5, 1], keep=keep)
     probe = make(0)()
     experiment = {**probe.describe(), "n_way": 5, "train_devices": len(probe.device_ids()),
                   "held_out_alphabets_per_seed": {s: make(s)().held_out_alphabets for s in seeds},
