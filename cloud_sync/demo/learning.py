@@ -21,7 +21,7 @@ class OnlinePresence(Workload):
     def tasks_for(self, device, index, ctx):
         return [{"kind": "online", "name": self.name, "interval_s": 1.0,
                  "params": {"mode": "classifier", "n_features": 5, "n_classes": 2, "hidden": [16],
-                            "lr": 0.01, "samples_per_step": 120, "metrics_every": 720,
+                            "lr": 0.01, "samples_per_step": 120, "metrics_every": 720, "loop": True,
                             "source": {"kind": "occupancy", "file": "datatest2.txt",
                                        "warmup": "datatraining.txt"}}}]
 

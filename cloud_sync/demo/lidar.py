@@ -44,7 +44,7 @@ class LidarWalkway(Workload):
     def tasks_for(self, device, index, ctx):
         return [{"kind": "lidar", "name": self.name, "interval_s": self.FRAME_INTERVAL_S,
                  "params": {"scene": str(self.scene_dir), "sensor": self.sensors[index]["id"],
-                            "frames_per_step": 1}}]
+                            "frames_per_step": 1, "loop": True}}]     # the scene replays for the whole run
 
     def tick(self, ctx: DemoContext) -> None:
         """Fuse: new segments into the cross-sensor linker; publish global tracks."""

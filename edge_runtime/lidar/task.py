@@ -45,6 +45,10 @@ class LidarTrackingTask(Task):
         self.frames_per_step = int(self.params.get("frames_per_step", 1))
         self.loop = bool(self.params.get("loop", False))
         self.next_frame = 0
+        self.loops = 0
+        stamps = self.scene.timestamps
+        self._period_s = (float(stamps[-1] - stamps[0]) * len(stamps) / max(1, len(stamps) - 1)
+                          if len(stamps) > 1 else 1.0)
         self.segments_sent = 0
         self._last_health: tuple | None = None
 
@@ -56,8 +60,9 @@ class LidarTrackingTask(Task):
                     records.extend(self._segments(self.pipeline.finish()))
                     break
                 self.next_frame = 0
+                self.loops += 1            # time goes on across replays: trackers never see it go back
             index = self.next_frame
-            t = self.scene.timestamps[index]
+            t = self.scene.timestamps[index] + self.loops * self._period_s
             output = self.pipeline.process(t, self.scene.read_frame(self.sensor.sensor_id, index))
             self.next_frame += 1
             health = self.pipeline.health()

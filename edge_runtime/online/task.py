@@ -61,6 +61,8 @@ class OnlineLearningTask(Task):
         self.metrics_every = int(p.get("metrics_every", 1000))
         self.x, self.y = self._load_source(p.get("source"))
         self.position = 0
+        self.params_loop = bool(p.get("loop", False))   # at the end of the source: start again
+        self.passes = 0
         self.seen = self.correct = self.flagged = 0
         self._since_metrics = 0
 
@@ -83,6 +85,9 @@ class OnlineLearningTask(Task):
 
     # -- agent hooks ---------------------------------------------------------------------------
     def step(self) -> list[dict[str, Any]]:
+        if self.x is not None and self.position >= len(self.x) and self.params_loop:
+            self.position = 0              # replay the stream (demo runs longer than the file)
+            self.passes += 1
         if self.x is None or self.position >= len(self.x):
             return []
         end = min(len(self.x), self.position + self.samples_per_step)

@@ -65,3 +65,17 @@ def test_agent_task_rejects_an_unknown_sensor(tiny_scene_folder, tmp_path):
     with pytest.raises(ValueError, match="not in scene"):
         load_task_class("lidar")("x", {"scene": str(tiny_scene_folder), "sensor": "nope"},
                                  TaskContext("d", None, tmp_path))
+
+
+def test_agent_task_loops_the_scene_with_time_going_on(tiny_scene_folder, tmp_path):
+    """``loop: true`` (the demo) replays the scene for the whole run; timestamps keep increasing."""
+    task = load_task_class("lidar")("hall-s0", {"scene": str(tiny_scene_folder), "sensor": "s0",
+                                                "frames_per_step": 10, "loop": True},
+                                    TaskContext("pi-lidar", None, tmp_path))
+    n = task.scene.n_frames
+    records = []
+    for _ in range(-(-2 * n // 10) + 1):
+        records.extend(task.step())
+    times = [r["t"] for r in records if r["type"] == "tracks"]
+    assert len(times) > n and task.loops >= 1
+    assert all(b > a for a, b in zip(times, times[1:])), "time went backwards at the replay"

@@ -51,3 +51,18 @@ def test_fl_client_task_trains_and_returns_a_sparse_int8_update(tmp_path):
     with pytest.raises(ValueError, match="no data"):
         load_task_class("fl_client")("fl", {"experiment": "sine", "experiment_params": {"n_devices": 3}},
                                      _context(tmp_path, "pi-9"))
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_online_task_stream_replays_only_when_looping(tmp_path, loop):
+    """A source shorter than the run ends the stream unless ``loop`` (what the demo sets)."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "s.npz"
+    np.savez(path, x=rng.normal(size=(30, 3)).astype(np.float32), y=rng.integers(0, 2, 30))
+    task = load_task_class("online")("p", {"n_features": 3, "n_classes": 2, "hidden": [4], "samples_per_step": 10,
+                                           "loop": loop, "source": {"kind": "npz", "path": str(path)}},
+                                     _context(tmp_path))
+    steps = [task.step() for _ in range(7)]
+    produced = [bool(s) for s in steps]
+    assert produced == ([True] * 7 if loop else [True, True, True, False, False, False, False])
+    assert task.passes == (2 if loop else 0)
