@@ -140,17 +140,29 @@ def run(args) -> dict:
             sim.send_signal(signal.SIGINT)
             aborted.append(row["t"])
     # traffic over: the simulator drained its outboxes and disconnected; wait for the store
-    deadline = time.monotonic() + 120
+    drain_start = time.monotonic()
     report = json.loads(report_path.read_text())
     expected_n = report["totals"]["results"]
-    while time.monotonic() < deadline and (scrape(port).get("cloud_sync_results_stored_total") or 0) < expected_n:
+    queued = None
+    while time.monotonic() < drain_start + args.drain_timeout:
+        m = scrape(port)
+        queued = m.get("cloud_sync_queue_depth{queue=ingest}")
+        if (m.get("cloud_sync_results_stored_total") or 0) >= expected_n:
+            break
         time.sleep(1)
+    drain_s = time.monotonic() - drain_start
     graph_end_mb = _du_mb(work / "coord" / "graph")
     coord.send_signal(signal.SIGTERM)
-    coord.wait(120)
+    try:
+        coord.wait(120)
+    except subprocess.TimeoutExpired:   # still draining a backlog: the figures are taken anyway
+        coord.kill()
+        coord.wait(30)
     broker.stop()
     result = summarise(args, samples, report, work, graph_end_mb)
     result["aborted_at_s"] = aborted[0] if aborted else None
+    result["drain_after_traffic_s"] = round(drain_s, 1)
+    result["ingest_queue_when_stopped"] = queued
     return result
 
 
@@ -169,6 +181,9 @@ def summarise(args, samples: list[dict], report: dict, work: Path, graph_end_mb:
     expected = {msg_id for _, msg_id in fleet.expected_result_ids()}
     stored = stored_counts(work / "coord" / "coordinator.sqlite")
     window = [s for s in samples if s["warm"] and s["in_traffic"]]
+    warm_reached = bool(window)
+    if not window:   # never warm (not all devices online): report the whole traffic period instead
+        window = [s for s in samples if s["in_traffic"] and s["t"] > args.devices / args.connect_rate]
     warm_rows = [s for s in samples if s.get("graph_mb") is not None]
 
     def stat(key, fn):
@@ -179,8 +194,9 @@ def summarise(args, samples: list[dict], report: dict, work: Path, graph_end_mb:
     result = {
         "devices": args.devices, "duration_s": args.duration, "heartbeat_s": args.heartbeat,
         "result_every_s": args.result_every, "connect_rate": args.connect_rate, "seed": args.seed,
+        "warm_up_reached": warm_reached,
         "measured_window_s": round(window[-1]["t"] - window[0]["t"], 1) if window else 0,
-        "warm_up_s": window[0]["t"] if window else None,
+        "warm_up_s": window[0]["t"] if window and warm_reached else None,
         "results_created": len(expected), "results_stored": len(stored),
         "lost": len(expected - set(stored)), "foreign": len(set(stored) - expected),
         "duplicated": sum(1 for n in stored.values() if n > 1),
@@ -214,6 +230,8 @@ def main(argv=None) -> int:
     p.add_argument("--settle", type=float, default=30.0, help="seconds after warm-up before measuring")
     p.add_argument("--sample-s", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--drain-timeout", type=float, default=600,
+                   help="after traffic, how long to wait for the store to catch up (s)")
     p.add_argument("--max-rss-mb", type=float, default=4000, help="abort when the coordinator grows past this")
     p.add_argument("--out", type=Path)
     p.add_argument("--coordinator-worker", action="store_true", help=argparse.SUPPRESS)

@@ -26,6 +26,7 @@ def test_ten_thousand_devices_for_ten_minutes():
     assert fleet_soak.main(["--devices", str(devices), "--duration", str(duration),
                             "--connect-rate", "200", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
+    assert r["warm_up_reached"], "never were all devices online at once"
     assert r["lost"] == 0 and r["duplicated"] == 0 and r["results_created"] > 0
     assert r["online_min_after_warmup"] == devices, "not every device shown online after warm-up"
     assert r["coordinator_cpu_mean_cores"] <= 1.0, f"coordinator mean CPU {r['coordinator_cpu_mean_cores']} cores"
