@@ -60,6 +60,11 @@ class GroundModel:
     def warmup_frames(self) -> int:
         return 0 if self.sensor.pose_known else self.check.estimate_frames
 
+    @property
+    def wants_frames(self) -> bool:
+        """Whether ``observe`` still uses the points (estimating, or checking the mount)."""
+        return self.plane is None or (self.sensor.pose_known and self._checked_frames < self.check.estimate_frames)
+
     def observe(self, points: np.ndarray) -> GroundPlane | None:
         if self.plane is not None:
             if self.sensor.pose_known and self._checked_frames < self.check.estimate_frames:

@@ -68,14 +68,16 @@ class SensorPipeline:
         return lowest_visible_height(self.sensor, self.plane, xy)
 
     def process(self, t: float, points: np.ndarray) -> FrameOutput:
-        points = points[np.hypot(points[:, 0], points[:, 1]) <= self.sensor.max_range_m]
-        if self.ground.observe(points) is None:       # still estimating the floor
-            self.health_monitor.frame(len(points), None, 0)
+        inside = points[:, 0] ** 2 + points[:, 1] ** 2 <= self.sensor.max_range_m ** 2
+        if self.ground.wants_frames:
+            self.ground.observe(points[inside])
+        if self.plane is None:                         # still estimating the floor
+            self.health_monitor.frame(int(inside.sum()), None, 0)
             return FrameOutput(t)
         # Only points in the body-height band can belong to a person: the background model
         # sees that band alone, which skips the floor and ceiling (most of the cloud).
         height = self.plane.height(points)
-        band = (height > self.config.cluster.min_height_m) & (height < self.config.cluster.max_height_m)
+        band = inside & (height > self.config.cluster.min_height_m) & (height < self.config.cluster.max_height_m)
         points, height = points[band], height[band]
         foreground = self.background.observe(points)
         if foreground is None:           # still learning the background
