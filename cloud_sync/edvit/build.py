@@ -30,8 +30,9 @@ FULL_WEIGHTS = "full.pt"
 
 def train_full(data: ImageSplit, out_dir: str | Path, *, config: VitConfig | None = None,
                epochs: int = 30, lr: float = 4e-3, batch_size: int = 128, augment_shift: int = 0,
-               seed: int = 0, progress: bool = True) -> Plan:
-    """Train the full ViT and start a plan folder with it (``full.pt``, ``full.onnx``)."""
+               seed: int = 0, progress: bool = True, on_epoch=None) -> Plan:
+    """Train the full ViT and start a plan folder with it (``full.pt``, ``full.onnx``).
+    ``on_epoch(done, loss)`` is called after each epoch (the CLI prints the time left)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = config or VitConfig(**asdict(PRESETS[data.name]))
@@ -42,7 +43,7 @@ def train_full(data: ImageSplit, out_dir: str | Path, *, config: VitConfig | Non
     model = TinyVit(config)
     fit(model, data.x_train, data.y_train, epochs=epochs, lr=lr, batch_size=batch_size,
         augment=random_shift(augment_shift) if augment_shift else None, seed=seed,
-        progress=progress, desc="full ViT")
+        progress=progress, desc="full ViT", on_epoch=on_epoch)
     test_acc = accuracy(predict(model, data.x_test)[1], data.y_test)
     save_model(model, out / FULL_WEIGHTS, dataset=data.name)
     onnx_bytes = export_onnx(model, out / "full.onnx")

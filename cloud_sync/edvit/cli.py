@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from edge_runtime.clitools import CliError
@@ -27,6 +28,9 @@ the params to run the .tflite exports with LiteRT instead of ONNX Runtime.
 """
 
 
+DEFAULT_EPOCHS = {"digits": 10, "mnist": 15}
+
+
 def register(subparsers) -> None:
     top = subparsers.add_parser(
         "edvit", help="ED-ViT: split a ViT by classes, place sub-models, distributed inference",
@@ -43,7 +47,9 @@ def register(subparsers) -> None:
               "cloud-sync edvit train --dataset mnist --out mnist-plan --epochs 15")
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
     p.add_argument("--out", type=Path, required=True, help="plan folder to create")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default: {DEFAULT_EPOCHS['digits']} on digits, "
+                        f"{DEFAULT_EPOCHS['mnist']} on mnist; the progress bar shows the ETA)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_train)
 
@@ -111,7 +117,7 @@ def _step(sub, name: str, summary: str, description: str, example: str):
 def _plan(path: Path):
     from edge_runtime.edvit.plan import load_plan
     try:
-        return load_plan(path)
+        return load_plan(path.expanduser().resolve())   # tasks resolve paths from their own folder
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
 
@@ -124,11 +130,27 @@ def cmd_train(args) -> int:
         data = load_dataset(args.dataset)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
-    plan = train_full(data, args.out, epochs=args.epochs, seed=args.seed)
+    epochs = args.epochs or DEFAULT_EPOCHS[args.dataset]
+    if epochs < 1:
+        raise CliError(f"--epochs {epochs}: give at least 1")
+    print(f"training the full ViT on {args.dataset} for {epochs} epochs (--epochs sets it); "
+          f"the ETA is measured after the first epoch", flush=True)
+    started = time.monotonic()
+    plan = train_full(data, args.out, epochs=epochs, seed=args.seed,
+                      on_epoch=_eta_printer(epochs, started))
     full = plan.manifest["full"]
     print(f"full ViT: {full['params']:,} params, {full['bytes']:,} bytes ONNX, "
           f"{full['flops'] / 1e6:.2f} MFLOPs/image, test accuracy {full['accuracy']:.4f} -> {args.out}")
     return 0
+
+
+def _eta_printer(epochs: int, started: float):
+    """One short line per epoch with the time left (tqdm's bar is hidden when output is not a terminal)."""
+    def on_epoch(done: int, loss: float) -> None:
+        spent = time.monotonic() - started
+        left = spent / done * (epochs - done)
+        print(f"  epoch {done}/{epochs}  loss {loss:.3f}  {spent:.0f} s spent, about {left:.0f} s left", flush=True)
+    return on_epoch
 
 
 def cmd_split(args) -> int:

@@ -21,7 +21,7 @@ def fit(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, *, epochs: in
         class_weights: np.ndarray | None = None, logits_of=lambda out: out[1],
         augment=None, soft_targets: np.ndarray | None = None, distill_weight: float = 0.5,
         temperature: float = 2.0, sampler=None, seed: int = 0, progress: bool = True,
-        desc: str = "train") -> list[float]:
+        desc: str = "train", on_epoch=None) -> list[float]:
     """Train with AdamW + one-cycle schedule; returns the mean loss of each epoch.
 
     ``logits_of`` picks the logits from the model output (ViTs return features, logits).
@@ -71,6 +71,8 @@ def fit(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, *, epochs: in
             total += float(loss.detach()) * len(idx)
         history.append(total / len(order))
         bar.set_postfix(loss=f"{history[-1]:.3f}")
+        if on_epoch is not None:
+            on_epoch(len(history), history[-1])
     model.eval()
     return history
 

@@ -76,3 +76,22 @@ def test_help_teaches_with_examples(capsys):
         main(["edvit", "--help"])
     out = capsys.readouterr().out
     assert "cloud-sync edvit split plan/ --n 3" in out and "infer" in out
+
+
+def test_infer_with_a_relative_plan_path(cli_plan, tmp_path, monkeypatch, capsys):
+    """`--plan plan/` from the plan's parent folder (the README's form) works like an absolute path."""
+    assert main(["edvit", "place", str(cli_plan), "--device", "pi-a=raspberry-pi-4b-2gb",
+                 "--device", "pi5=raspberry-pi-5-8gb"]) == 0
+    image = tmp_path / "digit.npy"
+    np.save(image, np.eye(8, dtype=np.float32))
+    monkeypatch.chdir(cli_plan.parent)
+    capsys.readouterr()
+    assert main(["edvit", "infer", str(image), "--plan", f"{cli_plan.name}/", "--local", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert answer["partial"] is False
+
+
+def test_train_prints_epochs_and_time_left(tmp_path, capsys):
+    assert main(["edvit", "train", "--dataset", "digits", "--out", str(tmp_path / "p"), "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "for 2 epochs" in out and "epoch 2/2" in out and "s left" in out
