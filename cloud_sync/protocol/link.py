@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,6 +21,7 @@ from cloud_sync.connection import (BrokerUrl, as_url, connect_properties,
                                    is_unsupported_protocol, make_client, set_nodelay)
 
 log = logging.getLogger(__name__)
+REPORT_EVERY_S = 30.0          # while the broker stays unreachable, one warning this often
 
 
 @dataclass
@@ -239,8 +241,7 @@ class Link:
             client.connect(self.url.host, self.url.port, self.keepalive,
                            **connect_properties(client, self.clean))
         except (OSError, ValueError) as exc:
-            self.last_error = f"connect to {self.url}: {exc}"
-            log.debug(self.last_error)
+            self.last_error = f"cannot reach the broker {self.url}: {exc}"
             return False
         set_nodelay(client)
         client.loop_start()
@@ -252,7 +253,9 @@ class Link:
                     log.info("%s does not speak MQTT 5; using 3.1.1", self.url)
                     self.url.remember_fallback()
                     self._retry_now = True
-                self.last_error = f"{self.url} refused the connection: {self._refused}"
+                self.last_error = (f"{self.url} refused the connection: {self._refused}" if self._refused
+                                   else f"no answer (CONNACK) from the broker {self.url} within "
+                                        f"{self.connect_timeout_s:g} s")
                 return False
             self.client = client
             self.connected.set()
@@ -286,12 +289,23 @@ class Link:
                     log.exception("on_disconnect handler failed")
 
     def _run(self) -> None:
+        failing_since = last_report = None
         while not self._stop.is_set():
             was_connected = self._attempt()
             if self._stop.is_set():
                 break
             if was_connected:
                 log.warning("lost connection to %s; reconnecting", self.url)
+                failing_since = last_report = None
             delay = 0.0 if self._retry_now else self.backoff.next_delay()
+            if not was_connected and not self._retry_now and self.last_error:
+                # Say so at once (URL and reason), then every REPORT_EVERY_S while retrying:
+                # a silent retry loop looked like a hang.
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if last_report is None or now - last_report >= REPORT_EVERY_S:
+                    last_report = now
+                    log.warning("%s; retrying in %.1f s (failing for %.0f s)", self.last_error, delay,
+                                now - failing_since)
             self._retry_now = False
             self._stop.wait(delay)
