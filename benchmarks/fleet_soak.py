@@ -108,7 +108,7 @@ def run(args) -> dict:
     last = {name: (_cpu(p), start) for name, p in procs.items()}
     warm_at = None
     aborted: list[float] = []
-    traffic_end = start + args.duration + args.devices / args.connect_rate
+    traffic_end = start + args.duration   # the simulator's duration includes its ramp
     while sim.poll() is None:
         time.sleep(args.sample_s)
         now = time.monotonic()

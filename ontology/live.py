@@ -123,7 +123,7 @@ class FleetGraph:
         now = time.monotonic()
         for key, summary in list(self._summaries.items()):
             if summary.dirty and now - summary.written_at >= self.summary_interval_s:
-                self._write_summary(key, summary.last_ts)
+                self._write_summary(key, time.time())   # deferred on purpose: lag counts from now
 
     def _flush_failed(self, exc: Exception) -> None:
         self.errors["flush"] += 1
@@ -324,7 +324,7 @@ class FleetGraph:
         """Write every pending figure and result summary now (call on shutdown)."""
         for key in list(self._summaries):
             if self._summaries[key].dirty:
-                self._write_summary(key, self._summaries[key].last_ts)
+                self._write_summary(key, time.time())
         self.buffer.flush()
 
     def close(self) -> None:
