@@ -106,7 +106,11 @@ def main(argv=None) -> int:
     parser.add_argument("--dasly-timeout", type=float, default=600.0)
     parser.add_argument("--scratch", default="/tmp/das_family_scene.f32")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "das_family.json"))
+    parser.add_argument("--merge", nargs="+", metavar="PART.json",
+                        help="combine runs over parts of the set (e.g. two processes) into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args)
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(
         REPORT_SEEDS if args.set == "report" else TUNING_SEEDS)
     checkout = python = None
@@ -136,13 +140,36 @@ def main(argv=None) -> int:
                 row["f1_above_dasly"] = row["ours"]["f1"] > row["dasly"]["f1"]
                 row["speedup_vs_dasly"] = round(row["dasly"]["cpu_s"] / max(row["ours"]["cpu_s"], 1e-9), 1)
         rows.append(row)
+        write_result(args, seeds, rows, checkout)        # after every scene: a long run keeps what it measured
         print(f"[{i + 1}/{len(seeds)}] seed {seed}: ours F1 {row['ours']['f1']:.3f}"
               + (f", dasly F1 {row['dasly'].get('f1', float('nan')):.3f}" if checkout else "")
               + f" ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     scratch.unlink(missing_ok=True)
     Path(str(scratch) + ".json").unlink(missing_ok=True)
+    result = write_result(args, seeds, rows, checkout)
+    print(json.dumps({k: result[k] for k in result if k != "scenes"}, indent=1, default=float))
+    return 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    """One result from parts: each seed's row from the first part that has it, in set order."""
+    from edge_runtime.das.scene_family import REPORT_SEEDS, TUNING_SEEDS
+    seeds = list(REPORT_SEEDS if args.set == "report" else TUNING_SEEDS)
+    found: dict[int, dict] = {}
+    for part in args.merge:
+        for row in json.loads(Path(part).read_text())["scenes"]:
+            found.setdefault(row["seed"], row)
+    rows = [found[s] for s in seeds if s in found]
+    has_peer = any("dasly" in r for r in rows)
+    checkout = (Path(args.dasly) / "dasly" if args.dasly else Path("/nonexistent")) if has_peer else None
+    result = write_result(args, seeds, rows, checkout)
+    print(json.dumps({k: result[k] for k in result if k != "scenes"}, indent=1, default=float))
+    return 0
+
+
+def write_result(args: argparse.Namespace, seeds: list[int], rows: list[dict], checkout: Path | None) -> dict:
     result = {"benchmark": "das_scene_family", "set": args.set if not args.seeds else "custom", "seeds": seeds,
-              "gate_s": GATE_S, "edge_s": EDGE_S,
+              "scenes_done": len(rows), "gate_s": GATE_S, "edge_s": EDGE_S,
               "machine": {"cpu_count": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2)},
               "ours": aggregate(rows, "ours"), "dasly": aggregate(rows, "dasly") if checkout else None,
               "scenes": rows}
@@ -156,8 +183,7 @@ def main(argv=None) -> int:
         result["dasly_commit"] = commit.read_text().strip() if commit.is_file() else None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=float) + "\n")
-    print(json.dumps({k: result[k] for k in result if k != "scenes"}, indent=1, default=float))
-    return 0
+    return result
 
 
 if __name__ == "__main__":

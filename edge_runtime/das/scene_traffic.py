@@ -57,21 +57,22 @@ class FamilyVehicle:
         return out
 
 
-def _vehicle(rng: np.random.Generator, vid: int, direction: int, t_c: float, speed_kmh: float,
-             truck: bool, group: str) -> FamilyVehicle:
+def _draw_vehicle(rng: np.random.Generator, vid: int, direction: int, t_c: float, speed_kmh: float,
+                  truck: bool, group: str, car_span: float = 10.0,
+             truck_over_car: tuple[float, float] = (3.0, 8.0)) -> FamilyVehicle:
     if truck:
         n_axles = int(rng.integers(2, 7))
         length = rng.uniform(5.0, 18.0)
         gaps = rng.dirichlet(np.ones(n_axles - 1) * 0.7) * length
         axles = np.concatenate([[0.0], np.cumsum(gaps)])
-        per_axle = rng.uniform(3.0, 8.0) * rng.uniform(0.5, 0.7)     # x a car's axle (car median 1 total)
+        per_axle = rng.uniform(*truck_over_car) * rng.uniform(0.5, 0.7)   # x a median car's axle (car total 1)
         loads = per_axle * rng.uniform(0.6, 1.3, n_axles)
         centre = rng.uniform(4.0, 25.0)
         band = (centre * 0.6, centre * 1.5)
         vib = rng.uniform(0.2, 1.2) * per_axle
     else:
         axles = np.array([0.0, rng.uniform(2.3, 3.1)])
-        total = float(np.exp(rng.uniform(-0.5, 0.5) * np.log(10.0)))  # 10x between cars
+        total = float(np.exp(rng.uniform(-0.5, 0.5) * np.log(car_span)))  # log-uniform over car_span
         front = rng.uniform(0.5, 0.62)
         loads = np.array([front, 1 - front]) * total
         centre = rng.uniform(10.0, 55.0)
@@ -121,6 +122,9 @@ def draw_traffic(rng: np.random.Generator, spec, ranges) -> list[FamilyVehicle]:
     speed_mean = {d: rng.uniform(45.0, 110.0) for d in (1, -1)}
     speed_std = rng.uniform(5.0, 15.0)
     ids = iter(range(1, 10_000))
+
+    def _vehicle(*a, **k) -> FamilyVehicle:
+        return _draw_vehicle(*a, car_span=ranges.car_amp_span, truck_over_car=ranges.truck_over_car, **k)
 
     def speed(truck: bool, d: int) -> float:
         if rng.random() < 0.12:
