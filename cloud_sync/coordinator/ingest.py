@@ -198,8 +198,11 @@ class IngestWriter:
             self.store.write.execute("COMMIT")
             self.quarantined += 1
         except sqlite3.Error:
-            self.store.write.execute("ROLLBACK")
             log.exception("could not quarantine a message from %s", topic)
+            try:
+                self.store.write.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass                      # no transaction was open
 
     def _store_failed(self, items: list[Inbound], exc: Exception) -> None:
         """The store itself failed: keep the messages (unacked) at the queue's head, retry later.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import Counter
 from typing import Any, Callable
@@ -39,6 +40,7 @@ INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 # results are still kept) and not after 2100-01-01 (a wild value would sort after every
 # real result and never age out of the dashboard's windows).
 TS_MIN, TS_MAX = 0.0, 4_102_444_800.0
+_PRINTABLE_ID = re.compile(r"^[\x21-\x7e]+$")
 MAX_NESTING = 32       # containers inside a body (JSON/CBOR maps and lists)
 MAX_ITEMS = 100_000    # values inside one body (a typed array counts as one)
 REASONS = ("unknown_topic", "oversize", "undecodable", "not_envelope", "bad_version",
@@ -294,6 +296,8 @@ def validate_envelope(message: Any, device_id: str | None) -> dict:
     msg_id, dev, seq, ts = message.get("id"), message.get("dev"), message.get("seq"), message.get("ts")
     if not isinstance(msg_id, str) or not 8 <= len(msg_id) <= 64:
         raise ProtocolError("bad_envelope", "id must be a string of 8-64 chars")
+    if not _PRINTABLE_ID.match(msg_id):   # it is a primary key: no control chars, no lone surrogates
+        raise ProtocolError("bad_envelope", "id must be printable ASCII (e.g. hex or a UUID)")
     if not isinstance(dev, str) or not 0 < len(dev) <= 64:
         raise ProtocolError("bad_envelope", "dev must be a string of 1-64 chars")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:

@@ -30,8 +30,12 @@ int64 = st.integers(INT64_MIN, INT64_MAX)
 any_int = st.one_of(int64, st.integers(-(2**80), 2**80))
 seqs = st.one_of(st.integers(0, INT64_MAX), st.integers(INT64_MAX - 2, 2**80), any_int)
 timestamps = st.one_of(st.floats(0, TS_MAX), st.floats(allow_nan=True, allow_infinity=True))
+# text with every code point, lone surrogates included (JSON can carry "\ud800")
+any_text = st.one_of(st.text(st.characters(exclude_categories=()), max_size=40),
+                     st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF,
+                                           exclude_categories=()), min_size=1, max_size=3))
 scalars = st.one_of(st.none(), st.booleans(), any_int, st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=40))
+                    st.text(max_size=40), any_text)
 hostile_values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=10), inner, max_size=5)), max_leaves=25)
 json_values = st.recursive(
@@ -119,10 +123,10 @@ def test_whatever_validation_accepts_the_store_can_hold(tmp_path_factory, data):
         body = dict(BASE.get(kind, {}))
         body.update(data.draw(st.dictionaries(st.sampled_from(FIELDS + ["x", "y"]), hostile_values,
                                               max_size=3)))
-        message = envelope("dev-1", data.draw(seqs), body, msg_id=f"msg-{i:08d}",
-                           ts=data.draw(timestamps))
-        try:
-            payload = cbor2.dumps(message)
+        msg_id = data.draw(st.one_of(st.just(f"msg-{i:08d}"), any_text.map(lambda t: f"{t}-{i:08d}")))
+        message = envelope("dev-1", data.draw(seqs), body, msg_id=msg_id, ts=data.draw(timestamps))
+        try:   # JSON carries what CBOR cannot (lone surrogates), CBOR what JSON cannot
+            payload = cbor2.dumps(message) if data.draw(st.booleans()) else json.dumps(message).encode()
         except (ValueError, TypeError, OverflowError):
             continue
         parsed = _parse(kind, payload)

@@ -140,3 +140,11 @@ def test_json_nan_and_deep_nesting_are_refused():
         deep["body"] = {"x": deep["body"]}
     with pytest.raises(ProtocolError, match="nests deeper"):
         parse_message("result", json.dumps(deep).encode(), "d")
+
+
+def test_a_message_id_the_store_cannot_encode_is_refused():
+    """JSON can carry a lone surrogate; SQLite cannot store it (UnicodeEncodeError)."""
+    payload = b'{"v":1,"id":"abc\\ud800defgh","dev":"d","seq":1,"ts":1.0,"body":{}}'
+    with pytest.raises(ProtocolError) as caught:
+        parse_message("result", payload, "d")
+    assert caught.value.reason == "bad_envelope" and "printable ASCII" in caught.value.detail
