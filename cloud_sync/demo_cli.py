@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from cloud_sync.demo.run import DemoOptions, run_demo
+    from cloud_sync.demo.run import BrokerUnreachable, DemoOptions, run_demo
     from edge_runtime.clitools import CliError
 
     if args.devices < 1:
@@ -49,6 +49,8 @@ def _run(args) -> int:
                           seed=args.seed)
     try:
         summary = run_demo(options, say=lambda line: print(line, flush=True))
+    except BrokerUnreachable as exc:
+        raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"{exc} (is port {args.http_port} in use? try --http-port 0)") from exc
     return 0 if summary.get("results") else 1

@@ -19,6 +19,13 @@ from cloud_sync.demo.workloads import DemoContext
 from edge_runtime.data_paths import shared_data_dir
 
 
+BROKER_WAIT_S = 5.0
+
+
+class BrokerUnreachable(RuntimeError):
+    pass
+
+
 @dataclass
 class DemoOptions:
     duration_s: float = 120.0
@@ -46,7 +53,12 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
     try:
         say(f"data directory     {data_dir}")
         stack = CloudStack(options.broker, data_dir / "cloud", http_host=options.http_host,
-                           http_port=options.http_port).start()
+                           http_port=options.http_port).start(wait_s=BROKER_WAIT_S)
+        if options.broker is not None and not stack.coordinator.wait_ready(0):
+            # fail in seconds, not after the set-up: the devices could not reach it either
+            link = stack.coordinator.link
+            raise BrokerUnreachable(f"{link.last_error or f'no connection to {link.url}'} (for {BROKER_WAIT_S:g} s); "
+                                    f"start the broker, or leave out --broker to use the embedded one")
         kind = "embedded amqtt broker" if options.broker is None else "external broker"
         say(f"broker             {stack.broker_url} ({kind})")
         say(f"dashboard          {stack.dashboard_url}")
