@@ -111,7 +111,14 @@ def run_command(args: argparse.Namespace) -> int:
                               wait_online_s=args.wait_online, eval_every=args.eval_every,
                               progress=not args.no_progress, requirements=_requirements(args),
                               max_message=args.max_message)
-    except (FileNotFoundError, ValueError, TimeoutError, ConnectionError) as exc:
+    except TimeoutError as exc:
+        if not args.broker:
+            raise CliError(str(exc)) from None
+        raise CliError(f"{exc}. Each device's agent needs an 'fl_client' task named {args.task_name!r} in its "
+                       f"config, e.g. tasks: [{{kind: fl_client, name: {args.task_name}, interval_s: 0, params: "
+                       f"{{experiment: {args.task}}}}}]; 'cloud-sync devices --data {args.data}' lists who is "
+                       f"online") from None
+    except (FileNotFoundError, ValueError, ConnectionError) as exc:
         raise CliError(str(exc)) from None
     print(json.dumps(summary["final"]))
     return 0
