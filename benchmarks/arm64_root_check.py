@@ -56,7 +56,11 @@ QEMU = "qemu-aarch64-static"
 AARCH64_MAGIC = r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00"
 AARCH64_MASK = r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
 CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-              "LANG": "C.UTF-8", "PIP_NO_INPUT": "1", "PYTHONUNBUFFERED": "1"}
+              "LANG": "C.UTF-8", "PIP_NO_INPUT": "1", "PYTHONUNBUFFERED": "1", "PIP_DEFAULT_TIMEOUT": "180",
+              "PIP_CERT": "/etc/ssl/certs/host-ca-certificates.crt"}
+# pip in the root trusts what the host trusts: a network that re-signs TLS at its egress (this
+# sandbox does) has its CA in the host's bundle only, and a Pi on such a network needs it too.
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def say(message: str) -> None:
@@ -123,8 +127,9 @@ def ensure_root(root: Path, binfmt: bool) -> dict:
     return {"cached": False, "seconds": built["debootstrap_s"], "built": built}
 
 
-MOUNTS = (("proc", ["mount", "-t", "proc", "proc"]), ("dev", ["mount", "--bind", "/dev"]),
-          ("sys", ["mount", "--bind", "/sys"]))
+# No /sys: it would be the x86 host's, and onnxruntime's CPU probe crashes on it under qemu
+# (measured each run by host_sys_artifact); on a Pi /sys describes the Pi and all is well.
+MOUNTS = (("proc", ["mount", "-t", "proc", "proc"]), ("dev", ["mount", "--bind", "/dev"]))
 
 
 def is_mounted(path: Path) -> bool:
@@ -146,6 +151,8 @@ def root_mounts(root: Path):
     """/proc, /dev and /sys inside the root for the length of a run, plus the host's DNS."""
     for name in ("resolv.conf", "hosts"):
         shutil.copy2(f"/etc/{name}", root / "etc" / name)
+    trusted = HOST_CA_BUNDLE if HOST_CA_BUNDLE.exists() else root / HOST_CA_BUNDLE.relative_to("/")
+    shutil.copy2(trusted, root / CHROOT_ENV["PIP_CERT"].lstrip("/"))
     try:
         for target, argv in MOUNTS:
             if not is_mounted(root / target):
@@ -193,6 +200,19 @@ def in_root(root: Path, argv: list[str], timeout: float, log: Path | None = None
     return subprocess.CompletedProcess(command, proc.returncode, log.read_text(), "")
 
 
+def host_sys_artifact(root: Path) -> dict:
+    """Import onnxruntime in the root once with the host's /sys bound in: the emulation artifact
+    that MOUNTS avoids, kept measured so a fixed qemu/onnxruntime shows up in the record."""
+    sys_dir = root / "sys"
+    subprocess.run(["mount", "--bind", "/sys", str(sys_dir)], check=True, capture_output=True)
+    try:
+        done = in_root(root, [f"{PREFIX}/venv/bin/python", "-c", "import onnxruntime"], timeout=300)
+    finally:
+        subprocess.run(["umount", "-l", str(sys_dir)], capture_output=True)
+    return {"onnxruntime_import_with_host_sys": {"returncode": done.returncode,
+                                                 "output_tail": (done.stdout + done.stderr).strip()[-300:]}}
+
+
 def explicit_probe(root: Path) -> dict:
     """Without binfmt: what one program run by qemu explicitly shows about the root's Python."""
     python = root / "usr" / "bin" / "python3"
@@ -219,11 +239,12 @@ def build_bundle_into(root: Path, work: Path, port: int):
 
 
 def installed_versions(root: Path) -> dict[str, str]:
+    from edge_runtime.bundle.lockfile import normalise
     done = in_root(root, [f"{PREFIX}/venv/bin/python", "-m", "pip", "list", "--format=json",
                           "--disable-pip-version-check"], timeout=600)
     if done.returncode:
         raise RuntimeError(f"pip list in the root failed: {done.stderr[-1500:]}")
-    return {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(done.stdout)}
+    return {normalise(p["name"]): p["version"] for p in json.loads(done.stdout)}
 
 
 def host_probe() -> dict:
@@ -255,7 +276,8 @@ def run_check(root: Path, install_timeout: float = 3600) -> dict:
     record: dict = {"what": "Pi bundle (raspberry-pi-4b-4gb) installed and run in a Debian bookworm arm64 "
                             "root under qemu-user emulation on an x86 host", "root": str(root),
                     "host": os.uname().machine, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "timings_s": {}}
+                    "timings_s": {}, "network": "host loopback and DNS shared with the root; pip trusts the "
+                                                "host's CA bundle (PIP_CERT), PyPI reached directly"}
     record["missing_tools"] = missing_tools()
     if record["missing_tools"] or os.geteuid() != 0:
         record["refusal"] = (f"missing: {', '.join(record['missing_tools'])}" if record["missing_tools"]
@@ -293,6 +315,7 @@ def run_check(root: Path, install_timeout: float = 3600) -> dict:
             record["installed_versions"] = versions
             record["pins_not_installed_as_locked"] = {n: (v, versions.get(n)) for n, v in pins.items()
                                                       if versions.get(n) != v}
+            record["emulation_artifacts"] = host_sys_artifact(root)
             shutil.copy2(REPO / "benchmarks" / "arm64_probe.py", root / "srv" / "arm64_probe.py")
             for model in MODELS:
                 shutil.copy2(model, root / "srv" / model.name)
