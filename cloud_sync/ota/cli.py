@@ -36,10 +36,13 @@ def _data(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_models_add(args) -> int:
+    from cloud_sync.ota.model_check import NotAModel, check_model_file
     from cloud_sync.ota.registry import ModelRegistry, RegistryError
     try:
+        if Path(args.file).is_file():
+            check_model_file(args.file)
         manifest = ModelRegistry(args.data).add(args.file, args.name, args.version, args.task or "")
-    except RegistryError as exc:
+    except (RegistryError, NotAModel) as exc:
         raise CliError(str(exc)) from None
     print(f"{manifest.ref}  {manifest.format}  {manifest.size} bytes  sha256 {manifest.sha256[:16]}…  "
           f"signed by key {manifest.key_id}")
@@ -146,10 +149,19 @@ def cmd_deploy(args) -> int:
     print(f"job {job['job']}: {job['model']} -> {', '.join(targets)} ({selector})")
     if args.wait:
         try:
-            _print_job(deployments.wait(job["job"], args.wait))
+            final = deployments.wait(job["job"], args.wait)
         except TimeoutError:
             _print_job(deployments.status(job["job"]))
-            return 1
+            raise CliError(f"job {job['job']} still running after {args.wait:g} s; follow it with "
+                           f"'cloud-sync deployments {job['job']}'") from None
+        _print_job(final)
+        if final["state"] != "healthy":      # failed or partial: say so in the exit status too
+            bad = {d: i for d, i in final["devices"].items() if i["phase"] != "healthy"}
+            raise CliError(f"job {job['job']} {final['state']}: " + "; ".join(
+                f"{d} {i['phase']}" + (f" ({i['detail']})" if i["detail"] else "") for d, i in sorted(bad.items())))
+    else:
+        print(f"queued; follow it with 'cloud-sync deployments {job['job']}' (or pass --wait S to "
+              f"wait here and exit non-zero if it fails)")
     return 0
 
 
