@@ -9,14 +9,14 @@ by ``experiment.evaluate`` on every requested shot count.
 """
 from __future__ import annotations
 
-import math
-import time
-from typing import Callable
+from common import RESULTS  # first: puts the repo on sys.path and pins BLAS to one thread before numpy loads
 
-import numpy as np
-from scipy import stats
+import math  # noqa: E402
+import time  # noqa: E402
+from typing import Callable  # noqa: E402
 
-from common import RESULTS  # noqa: F401  (puts the repo on sys.path)
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from cloud_sync.fl import make_strategy
 from cloud_sync.fl.conditions import FleetConditions, SimulatedFleet
