@@ -75,6 +75,11 @@ class FleetViews:
             if (row["backlog"] or 0) >= BACKLOG_ALARM:
                 found.append({"severity": "warning", "device": row["id"],
                               "message": f"{row['id']}: outbox backlog {row['backlog']} and growing"})
+            if row["online"] and not row["profile"]:
+                found.append({"severity": "warning", "device": row["id"],
+                              "message": f"{row['id']} has no device profile: the fleet graph refuses its "
+                                         f"description (no class, RAM, storage), so SPARQL answers leave it "
+                                         f"out; restart its agent with --profile auto"})
             if row["dropped"]:
                 found.append({"severity": "warning", "device": row["id"],
                               "message": f"{row['id']}: {row['dropped']} results dropped by the outbox policy"})

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 def load_device_profile(name: str | None):
     """The device profile for ``name`` ('auto' = detect); None when unavailable."""
     if not name:
+        log.warning("no device profile (--profile): this device's description lacks its class, RAM and "
+                    "storage, so the fleet graph refuses it (SHACL) and SPARQL answers leave the device "
+                    "out; pass --profile auto to detect the board, or --profile ID")
         return None
     try:
         import device_profiles
