@@ -4,7 +4,7 @@
 "use strict";
 const $ = (sel) => document.querySelector(sel);
 const state = { device: null, queries: [], pages: {} };
-const PAGE = 15;
+const PAGE = window.matchMedia("(max-width: 600px)").matches ? 6 : 15;   // rows per page (fewer on a phone)
 
 async function getJSON(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
@@ -164,13 +164,14 @@ async function loadLidar() {
   }
   const b = d.bounds || { xmin: 0, xmax: 60, ymin: -5, ymax: 5 };
   const spanX = b.xmax - b.xmin, spanY = b.ymax - b.ymin;
-  const { ctx, overlay, W, H } = Charts.surface(holder, (width) => Math.max(200, Math.min(480, (width - 60) * (spanY / spanX) + 60)));
-  const box = { left: 44, top: 8, width: W - 62, height: H - 50 };
+  const { ctx, overlay, W, H } = Charts.surface(holder, (width) => Math.max(200, Math.min(480, (width - 60) * (spanY / spanX) + 70)));
+  const box = { left: 44, top: 8, width: W - 62, height: H - 62 };
   const s = Math.min(box.width / spanX, box.height / spanY);            // one scale: metres are metres
   box.width = spanX * s; box.height = spanY * s;
   const { X, Y } = Charts.axes(ctx, box, { lo: b.xmin, hi: b.xmax, label: "x (m)" }, { lo: b.ymin, hi: b.ymax, label: "y (m)" }, false);
   holder.dataset.axes = "x (m)|y (m)";
   const labels = [];
+  ctx.save(); ctx.beginPath(); ctx.rect(box.left, box.top, box.width, box.height); ctx.clip();   // ranges stay inside
   d.sensors.forEach((sensor) => {
     ctx.strokeStyle = "#26313c"; ctx.beginPath(); ctx.arc(X(sensor.x), Y(sensor.y), (sensor.range_m || 8) * s, 0, 2 * Math.PI); ctx.stroke();
     ctx.fillStyle = "#8b98a5"; ctx.fillRect(X(sensor.x) - 3, Y(sensor.y) - 3, 6, 6);
@@ -191,15 +192,15 @@ async function loadLidar() {
     const [lx, ly] = t.points[t.points.length - 1];
     labels.push({ x: X(lx), y: Y(ly), text: `#${key}`, color });
   });
-  // metre scale: a round length about a fifth of the view, bottom right inside the plot
+  ctx.restore();
+  // metre scale: a round length about a fifth of the view, under the plot at the right
   const metres = Charts.niceStep(spanX / 5, 1), px = metres * s;
-  const sx = box.left + box.width - px - 8, sy = box.top + box.height - 8;
+  const sx = box.left + box.width - px, sy = box.top + box.height + 40;
   ctx.strokeStyle = "#e6e9ec"; ctx.lineWidth = 2; ctx.beginPath();
   ctx.moveTo(sx, sy - 4); ctx.lineTo(sx, sy); ctx.lineTo(sx + px, sy); ctx.lineTo(sx + px, sy - 4); ctx.stroke();
   ctx.fillStyle = "#e6e9ec"; ctx.textAlign = "center"; ctx.fillText(`${metres} m`, sx + px / 2, sy - 6); ctx.textAlign = "left";
   holder.dataset.scaleM = String(metres);
-  const scaleBox = { x: sx - 2, y: sy - 20, w: px + 4, h: 22 };
-  const hidden = Charts.placeLabels(overlay, labels, { left: box.left, top: box.top, right: box.left + box.width, bottom: box.top + box.height }, [scaleBox]);
+  const hidden = Charts.placeLabels(overlay, labels, { left: box.left, top: box.top, right: box.left + box.width, bottom: box.top + box.height });
   Charts.note(overlay, `sensors (grey squares, circle = range) · lines: linked trajectories · dots: people seen now${hidden ? ` · ${hidden} labels not shown for lack of room` : ""}`);
 }
 
@@ -223,7 +224,7 @@ async function loadFl() {
       scale: "m", digits: 3, values: evals.map((e) => (typeof e[n] === "number" ? e[n] : null)) })),
   });
   Charts.line($("#fl-bytes"), { height: 160, x: { label: "round" }, xs: rounds.map((r) => r.round),
-    axes: [{ label: "bytes per round (KiB)", scale: "KiB" }],
+    axes: [{ label: "KiB per round", scale: "KiB" }],
     series: [{ label: "sent + received", color: "#d29922", scale: "KiB", unit: "KiB", values: rounds.map((r) => (r.bytes || 0) / 1024) }] });
 }
 async function loadEdvit() {

@@ -37,7 +37,7 @@ const Charts = (() => {
     spec.axes.forEach((a) => { scales[a.scale] = a.range ? { range: a.range } : {}; });
     const opts = {
       width, height, scales, legend: { live: true },
-      axes: [{ ...AXIS, label: spec.x.label },
+      axes: [{ ...AXIS, label: spec.x.label, ...(spec.x.time ? {} : { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }) },
         ...spec.axes.map((a, i) => ({ ...AXIS, label: a.label, scale: a.scale, side: i ? 1 : 3,
           grid: { ...AXIS.grid, show: i === 0 }, size: 56 }))],
       series: [{ label: spec.x.label, value: spec.x.time ? "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" : (u, v) => fmtValue(v, 0) },
