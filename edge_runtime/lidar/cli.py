@@ -35,9 +35,14 @@ SIMULATE_EPILOG = """\
 examples:
   edge-runtime lidar simulate scene/                         3 sensors, 20 people, 60 s, 10 Hz
   edge-runtime lidar simulate small/ --people 6 --duration 10 --sensors 2 --beams 16
+  edge-runtime lidar simulate vlp/ --model VLP-16 --height 2.2 --tilt 10 --varied
 
 Writes a scene folder (see docs/lidar.md): scene.json, per-sensor .npy frames in the
 sensor frame, per-point person labels and ground_truth.csv in world coordinates.
+--model places catalogue sensors (VLP-16, HDL-32E, HDL-64E, OS0-/OS1-32/64/128) at --height
+metres, tilted --tilt degrees, with --range metres of processing range, on the evaluation
+matrix's randomised walkway; --varied draws bodies and walking patterns from the matrix
+generator (children, backpacks, diagonal, meandering and stopping walkers).
 """
 
 
@@ -77,6 +82,11 @@ def register(subparsers) -> None:
     p.add_argument("--azimuth-steps", type=int, default=1024)
     p.add_argument("--rate", type=float, default=10.0, help="frames per second")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="catalogue sensor model (overrides --beams/--azimuth-steps)")
+    p.add_argument("--height", type=float, default=2.2, help="mount height with --model, m")
+    p.add_argument("--tilt", type=float, default=0.0, help="tilt towards the floor with --model, degrees")
+    p.add_argument("--range", type=float, default=8.0, help="processing range with --model, m")
+    p.add_argument("--varied", action="store_true", help="matrix bodies and walking patterns")
     p.set_defaults(handler=_simulate)
 
 
@@ -151,8 +161,20 @@ def _simulate(args) -> int:
 
     if args.people < 1 or args.duration <= 0 or args.sensors < 1:
         raise CliError("--people and --sensors must be ≥ 1 and --duration > 0")
-    spec = walkway_spec(args.people, args.duration, args.sensors, args.seed, args.beams,
-                        args.azimuth_steps, args.rate)
+    if args.model:
+        from edge_runtime.lidar.synth_variety import matrix_scene
+
+        try:
+            spec = matrix_scene(args.model, args.height, args.tilt, args.people, args.seed, args.duration,
+                                sensors=args.sensors, range_m=args.range)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        spec.crowd = "varied" if args.varied else "uniform"
+        spec.frame_rate_hz = args.rate
+    else:
+        spec = walkway_spec(args.people, args.duration, args.sensors, args.seed, args.beams,
+                            args.azimuth_steps, args.rate)
+        spec.crowd = "varied" if args.varied else "uniform"
     simulator = WalkwaySimulator(spec)
     people = [{"person_id": w.person_id, "speed": round(w.speed, 3), **w.shape.to_dict()}
               for w in simulator.walkers]

@@ -79,3 +79,18 @@ def test_agent_task_loops_the_scene_with_time_going_on(tiny_scene_folder, tmp_pa
     times = [r["t"] for r in records if r["type"] == "tracks"]
     assert len(times) > n and task.loops >= 1
     assert all(b > a for a, b in zip(times, times[1:])), "time went backwards at the replay"
+
+
+def test_simulate_a_catalogue_sensor_and_track_it_with_json_lines(tmp_path, capsys):
+    folder = tmp_path / "vlp"
+    assert main(["lidar", "simulate", str(folder), "--model", "VLP-16", "--height", "2.2", "--tilt", "10",
+                 "--people", "6", "--duration", "4", "--sensors", "1", "--varied", "--seed", "2"]) == 0
+    scene = read_scene(folder)
+    sensor = scene.sensors[0]
+    assert (sensor.model, sensor.beams, sensor.z, sensor.pitch_deg) == ("VLP-16", 16, 2.2, 10.0)
+    capsys.readouterr()
+    assert main(["lidar", "track", str(folder), "--json", "--no-embedding"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 40 and all(set(line) == {"frame", "t", "tracks"} for line in lines)
+    assert main(["lidar", "simulate", str(tmp_path / "bad"), "--model", "VLP-99"]) == 2
+    assert "unknown LiDAR model" in capsys.readouterr().err
