@@ -98,6 +98,7 @@ class VirtualDevice:
         self.started = time.time()
         self.last_sync: float | None = None
         self._control_seq = 0
+        self._born = False
         self._inflight: set[int] = set()
         self._sendable = asyncio.Event()
         self._cpu = rng.uniform(5, 40)
@@ -125,6 +126,9 @@ class VirtualDevice:
     async def connect(self, keepalive: int = 60) -> None:
         """Connect, subscribe and publish the birth (TD, reported config, state online)."""
         self.bd_seq += 1
+        self._born = False          # no result goes out before the birth (as the agent's on_connect)
+        self._inflight.clear()      # a new connection resends the whole outbox from the oldest
+        self.connected_at = time.time()   # before CONNACK: anything older is backlog (historical)
         self.client = MqttClient(self.host, self.port, f"sim-{self.spec.device_id}",
                                  keepalive=keepalive, on_message=self._on_message,
                                  will=(self.topic("state"), self._state(False), 1, True))
@@ -137,14 +141,13 @@ class VirtualDevice:
             self.client.abort()
             raise
         self.counters.connects += 1
-        self.connected_at = time.time()
         self.client.publish_qos1(self.topic("td"), self._envelope(json.loads(self.spec.td)), retain=True)
         self.client.publish_qos1(self.topic("config/reported"), self._envelope(
             {"version": self.config_version, "config": {"heartbeat_s": self.heartbeat_s},
              "applied": True}), retain=True)
         self.client.publish_qos1(self.topic("state"), self._state(True), retain=True)
         self.heartbeat()            # as the agent: a heartbeat right after the birth (backlog)
-        self._inflight.clear()      # a new connection resends the whole outbox from the oldest
+        self._born = True
         self._sendable.set()
 
     async def disconnect(self) -> None:
@@ -194,7 +197,7 @@ class VirtualDevice:
         self._sendable.set()
 
     def _gate_open(self) -> bool:
-        return self.online and (bool(self.coordinators) or not self.wait_for_coordinator)
+        return self.online and self._born and (bool(self.coordinators) or not self.wait_for_coordinator)
 
     async def pump(self, stop: asyncio.Event) -> None:
         """Send the outbox oldest first, DELIVERY_WINDOW at a time; forever until ``stop``."""

@@ -41,7 +41,7 @@ def test_simulated_fleet_with_outage_and_churn_is_stored_exactly_once(mosquitto,
     totals = report.totals
     assert totals["unacked"] == 0 and totals["results"] > 1000
     assert totals["wills"] >= 40            # the outage (45 devices) and the power cuts happened
-    assert totals["historical"] > 0 and totals["resends"] >= 0
+    assert totals["historical"] > 0
     expected = {msg_id for _, msg_id in report.expected_result_ids()}
     assert len(expected) == totals["results"]
     stored = stored_ids(coordinator)
