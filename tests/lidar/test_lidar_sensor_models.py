@@ -55,30 +55,30 @@ def _frames(spec, n, people=6, seed=3):
     return [f.sensors[spec.sensor_id].points for f in simulator.frames()]
 
 
+def _ground_health(configured, rendered=None) -> dict:
+    """Health of a floor estimate for ``configured`` fed 10 frames rendered by ``rendered``."""
+    ground = GroundModel(configured)
+    for points in _frames(rendered or configured, 10):
+        ground.observe(points)
+    return ground.health()
+
+
 def test_nominal_mount_without_floor_in_view_falls_back_and_says_why():
     spec = sensor_spec("VLP-16", "s0", x=10, y=-2, height_m=2.2, range_m=8.0, azimuth_steps=600, pose_known=False)
-    ground = GroundModel(spec)
-    for points in _frames(spec, 10):
-        ground.observe(points)
-    health = ground.health()
+    health = _ground_health(spec)
     assert health["source"] == "mount_fallback" and not health["plausible"]
     assert "floor is not in view" in health["issues"][0]
 
 
 def test_nominal_mount_with_floor_in_view_is_estimated_and_checked():
     spec = sensor_spec("OS0-32", "s0", x=10, y=-2, height_m=2.2, range_m=8.0, azimuth_steps=512, pose_known=False)
-    ground = GroundModel(spec)
-    for points in _frames(spec, 10):
-        ground.observe(points)
-    health = ground.health()
+    health = _ground_health(spec)
     assert health["source"] == "estimated", health
     assert abs(health["estimate"]["height_m"] - 2.2) < 0.05 and health["estimate"]["normal_error_deg"] < 1.0
     wrong = sensor_spec("OS0-32", "s0", x=10, y=-2, height_m=3.2, range_m=8.0, azimuth_steps=512, pose_known=False)
-    ground = GroundModel(wrong)                      # the data say 2.2 m, the mount says 3.2 m
-    for points in _frames(spec, 10):
-        ground.observe(points)
-    assert ground.health()["source"] == "mount_fallback"
-    assert "the mount says 3.2 m" in ground.health()["issues"][0]
+    health = _ground_health(wrong, rendered=spec)    # the data say 2.2 m, the mount says 3.2 m
+    assert health["source"] == "mount_fallback"
+    assert "the mount says 3.2 m" in health["issues"][0]
 
 
 def _track_scene(spec, seconds=12.0, people=8, seed=5):
