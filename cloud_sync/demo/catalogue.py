@@ -10,5 +10,6 @@ def all_workloads() -> list[Workload]:
     from cloud_sync.demo.learning import FederatedRounds, OnlinePresence
     from cloud_sync.demo.lidar import LidarWalkway
     from cloud_sync.demo.mcu import McuModel
+    from cloud_sync.demo.ota import SignedRollout
     return [McuModel(), DasTraffic(), LidarWalkway(), OnlinePresence(), FederatedRounds(),
-            EdvitSplitInference()]
+            EdvitSplitInference(), SignedRollout()]

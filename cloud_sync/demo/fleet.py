@@ -16,7 +16,7 @@ BASE_FLEET: list[tuple[str, str, tuple[str, ...]]] = [
     ("pi5", "raspberry-pi-5-8gb", ("lidar", "edvit", "online", "fl")),
     ("orin", "jetson-orin-nano", ("edvit", "fl")),
     ("m4", "arduino-nano-33-ble-sense", ("mcu",)),
-    ("x86", "generic-x86-64", ("das", "online", "fl")),
+    ("x86", "generic-x86-64", ("das", "online", "fl", "ota")),
 ]
 
 

@@ -139,6 +139,15 @@ def _loop(ctx: DemoContext, active: list, options: DemoOptions, procs: AgentProc
     started = time.monotonic()
     next_tick = {w.name: started for w in active if w.tick_every_s}
     next_progress = started + options.progress_every_s
+    live = LiveTable.for_terminal()        # None when the output is not a terminal (logs, tests)
+    try:
+        _run_loop(ctx, active, options, started, next_tick, next_progress, live)
+    finally:
+        if live:
+            live.stop()
+
+
+def _run_loop(ctx, active, options, started, next_tick, next_progress, live) -> None:
     while options.duration_s <= 0 or time.monotonic() - started < options.duration_s:
         now = time.monotonic()
         for workload in active:
@@ -150,17 +159,73 @@ def _loop(ctx: DemoContext, active: list, options: DemoOptions, procs: AgentProc
                     ctx.say(f"{workload.name}: cloud step failed: {type(exc).__name__}: {exc}")
         if now >= next_progress:
             next_progress = now + options.progress_every_s
-            ctx.say(_progress_line(ctx, active, now - started, options.duration_s))
+            if live:
+                live.update(*_progress_rows(ctx, active, now - started, options.duration_s))
+            else:
+                ctx.say(_progress_line(ctx, active, now - started, options.duration_s))
         time.sleep(0.1)
 
 
-def _progress_line(ctx: DemoContext, active: list, elapsed: float, duration: float) -> str:
+PROGRESS_WIDTH = 110           # one short line per workload instead of one 400-character line
+
+
+def _progress_rows(ctx: DemoContext, active: list, elapsed: float, duration: float) -> tuple[str, list]:
+    """(header, [(workload, its summary)]) for the progress table."""
     devices = ctx.stack.coordinator.devices()
     online = sum(1 for d in devices if d["online"])
     total = ctx.stack.coordinator.count_results()
-    parts = [f"{w.name}: {w.summary(ctx)}" for w in active]
     clock = f"{elapsed:5.0f}/{duration:.0f} s" if duration > 0 else f"{elapsed:5.0f} s"
-    return f"[{clock}] {online}/{len(devices)} online · {total} results · " + " · ".join(parts)
+    rows = []
+    for w in active:
+        try:
+            rows.append((w.name, w.summary(ctx)))
+        except Exception as exc:         # a summary must not stop the demo
+            rows.append((w.name, f"summary failed: {type(exc).__name__}: {exc}"))
+    return f"[{clock}] {online}/{len(devices)} online · {total} results", rows
+
+
+def _progress_line(ctx: DemoContext, active: list, elapsed: float, duration: float) -> str:
+    """The progress as a compact block: a header line, then one cut line per workload."""
+    header, rows = _progress_rows(ctx, active, elapsed, duration)
+    lines = [header] + [_cut(f"  {name:<10} {text}", PROGRESS_WIDTH) for name, text in rows]
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+class LiveTable:
+    """On a terminal, the progress as one table redrawn in place (rich); elsewhere None."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.live import Live
+        self.console = Console()
+        self.live = Live(console=self.console, auto_refresh=False, transient=False)
+        self.live.start()
+
+    def update(self, header: str, rows: list) -> None:
+        from rich.table import Table
+        table = Table(title=header, title_justify="left", show_header=False, box=None, pad_edge=False)
+        table.add_column("workload", style="bold", no_wrap=True)
+        table.add_column("state", overflow="ellipsis", no_wrap=True, max_width=max(40, self.console.width - 14))
+        for name, text in rows:
+            table.add_row(name, text)
+        self.live.update(table, refresh=True)
+
+    def stop(self) -> None:
+        self.live.stop()
+
+    @staticmethod
+    def for_terminal():
+        import sys
+        if not sys.stdout.isatty():
+            return None
+        try:
+            return LiveTable()
+        except ImportError:
+            return None
 
 
 GRAPH_RESULTS = """PREFIX er: <https://w3id.org/edge-runtime/ns#>
