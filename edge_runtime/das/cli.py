@@ -81,6 +81,8 @@ def _detect(args: argparse.Namespace) -> int:
     for start in starts:
         events += detector.push(record.data[start:start + step])
     events += detector.flush()
+    if not events:
+        print(f"note: no vehicles found; {_why_none(record, params)}", file=sys.stderr)
     if args.plot:
         from edge_runtime.das.plot import plot_detections
         plot_detections(record, events, args.plot, params)
@@ -98,6 +100,21 @@ def _detect(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"plot: {args.plot}")
     return 0
+
+
+def _why_none(record, params) -> str:
+    """A zero must not be silent: say whether the recording could have shown a vehicle at all."""
+    fastest_s = record.length_m / (params.speed_range_kmh[1] / 3.6)
+    reasons = []
+    if record.duration_s < max(4.0, fastest_s):
+        reasons.append(f"the record lasts {record.duration_s:.2f} s, shorter than a vehicle at "
+                       f"{params.speed_range_kmh[1]:g} km/h takes to cross its {record.length_m:.0f} m")
+    if record.length_m < 2 * params.min_run_m:
+        reasons.append(f"the array is {record.length_m:.0f} m long; lines need {params.min_run_m:g} m of "
+                       f"continuous cable")
+    if record.n_channels < 8:
+        reasons.append(f"{record.n_channels} channels are too few to draw a line")
+    return "; ".join(reasons) if reasons else "the recording looks long and wide enough: no vehicle passed, or none stood out of the noise"
 
 
 def _simulate(args: argparse.Namespace) -> int:
