@@ -187,12 +187,15 @@ def in_root(root: Path, argv: list[str], timeout: float, log: Path | None = None
         proc = subprocess.Popen(command, env=CHROOT_ENV, stdout=sink, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)       # pip's children go with it when stopped
         deadline = time.monotonic() + timeout
+        next_note = time.monotonic() + 30.0
         try:
-            while proc.poll() is None:
+            while proc.poll() is None:                 # short polls: the step's timing stays exact
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{' '.join(argv)} ran past {timeout:.0f} s under emulation; log {log}")
-                time.sleep(min(30.0, max(0.1, deadline - time.monotonic())))
-                say(f"still running {argv[0]} {argv[1] if len(argv) > 1 else ''} (log {log})")
+                time.sleep(0.5)
+                if time.monotonic() > next_note:
+                    next_note += 30.0
+                    say(f"still running {argv[0]} {argv[1] if len(argv) > 1 else ''} (log {log})")
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
