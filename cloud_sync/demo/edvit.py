@@ -60,7 +60,11 @@ class EdvitSplitInference(Workload):
             "label": label, "truth": truth, "partial": bool(result.partial),
             "missing": result.missing_devices, "total_ms": round(result.latency_s * 1000, 2),
             "compute_ms": round(result.compute_s * 1000, 2),
-            "per_device_ms": {d: round(s * 1000, 2) for d, s in result.device_latency_s.items()}})
+            "per_device_ms": {d: round(s * 1000, 2) for d, s in result.device_latency_s.items()},
+            # which device hosts which sub-model, and the role's devices the placement left idle
+            # (a device without a sub-model has no latency to list)
+            "hosts": self.plan.devices(),
+            "idle": sorted({d.device_id for d in ctx.with_role(self.role)} - set(self.plan.devices()))})
         if ctx.stack.fleet_graph is not None:     # per-device count and mean latency, as for results
             for device, latency_s in result.device_latency_s.items():
                 ctx.stack.fleet_graph.on_event(Event("result", device, {"task": self.name,

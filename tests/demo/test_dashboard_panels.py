@@ -88,3 +88,20 @@ def test_lidar_view_has_a_metre_scale_and_fl_shows_accuracy_before_and_after(dem
         assert "accuracy before adaptation" in legend, legend
     assert page.inner_text("#fl-bytes .u-legend")
     assert not errors, f"browser errors: {errors}"
+
+
+@pytest.mark.browser
+def test_deployments_show_the_signed_rollout_and_the_refused_tampered_artifact(demo_run, browser, artifacts_dir):  # noqa: F811
+    """The demo's OTA workload: one signed version ends healthy, one tampered artifact is refused;
+    both appear in Deployments, the refusal also under Alarms."""
+    errors: list[str] = []
+    page = _open(browser, demo_run.url + "#deployments", 1440, errors)
+    page.wait_for_function("""() => { const s = [...document.querySelectorAll('#deploy-table tbody td[data-label=State]')]
+        .map((td) => td.innerText); return s.includes('healthy') && s.some((x) => x === 'failed' || x === 'rejected'); }""",
+                           timeout=120_000)
+    page.screenshot(path=str(artifacts_dir / "panel-deployments-ota.png"), full_page=True)
+    page.goto(demo_run.url + "#alarms")
+    page.reload()
+    page.wait_for_function("[...document.querySelectorAll('#alarm-list li')].some((li) => li.innerText.includes('deployment'))",
+                           timeout=30_000)
+    assert not errors, f"browser errors: {errors}"

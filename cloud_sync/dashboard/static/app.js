@@ -81,7 +81,7 @@ async function loadFleet() {
     `<a href="#fleet" data-device="${esc(d.id)}">${esc(d.id)}</a>`,
     `<span class="${d.online ? "online" : "offline"}" data-status="${d.online ? "online" : "offline"}">${d.online ? "online" : "offline"}</span>`,
     esc(d.profile || "no profile"), esc(d.tasks_summary), fmt(d.backlog, 0), ago(d.last_seen),
-    `${fmt(d.cpu, 0, " %")} <span class="muted">/ host ${fmt(d.host_cpu, 0, " %")}</span>`, fmt(d.mem_mb, 0, " MB"),
+    `<span>${fmt(d.cpu, 0, " %")} <span class="muted">/ host ${fmt(d.host_cpu, 0, " %")}</span></span>`, fmt(d.mem_mb, 0, " MB"),
     d.temp_c === null || d.temp_c === undefined ? '<span class="muted" title="the board reports no readable temperature sensor">no sensor</span>' : fmt(d.temp_c, 1, " °C"),
   ], { onClick: (d) => loadDevice(d.id),
     empty: "No devices yet. Start one with <code>edge-runtime agent --device-id NAME --broker mqtt://HOST:1883 --profile auto</code> or run <code>cloud-sync demo</code>." });
@@ -229,7 +229,10 @@ async function loadFl() {
 }
 async function loadEdvit() {
   const d = await getJSON("/api/edvit");
-  $("#edvit-summary").textContent = `${d.requests.length} recent requests · ${d.partial} partial`;
+  const last = d.requests[0] || {}, hosts = Object.entries(last.hosts || {});
+  $("#edvit-summary").textContent = `${d.requests.length} recent requests · ${d.partial} partial` +
+    (hosts.length ? ` · sub-models: ${hosts.map(([dev, idx]) => `${dev} (${idx.join(", ")})`).join(", ")}` : "") +
+    ((last.idle || []).length ? ` · ${last.idle.join(", ")}: no sub-model placed (memory/compute budget)` : "");
   fillRows($("#edvit-requests"), d.requests, (r) => [new Date(r.ts * 1000).toLocaleTimeString(),
     `${esc(r.label)}${r.truth === undefined ? "" : r.truth === r.label ? " ✓" : ` ✗ (${esc(r.truth)})`}`,
     r.partial ? `yes: ${esc((r.missing || []).join(", "))} missing` : "no", fmt(r.total_ms, 1),
