@@ -46,6 +46,16 @@ def test_cli_reports_bad_input_without_traceback(tmp_path):
     assert out.returncode == 2 and "windw_s" in out.stderr
 
 
+def test_cli_says_why_nothing_was_found(tmp_path):
+    """A silent zero is a bug: a record too short to show a vehicle says so (stderr; --json unchanged)."""
+    write_npz(DasRecord(np.random.default_rng(0).standard_normal((300, 40)), fs=100.0, dx=2.0), tmp_path / "n.npz")
+    out = subprocess.run(CLI + ["das", "detect", str(tmp_path / "n.npz"), "--json"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["vehicles"] == []
+    assert "no vehicles found" in out.stderr and "lasts 3.00 s" in out.stderr
+
+
 def _context(tmp_path: Path) -> TaskContext:
     return TaskContext(device_id="pi-test", profile=None, state_dir=tmp_path / "state")
 
