@@ -50,7 +50,7 @@ class DetectionParams:
     truck_strength: float = 12.0          # "strong": slant-stack SNR of a heavy vehicle
     echo_fraction: float = 0.14           # weaker than this share of a close neighbour: side lobe
     min_coverage: float = 0.4             # share of bins along a line that must light up
-    min_stack_snr: float = 1.2
+    min_stack_snr: float = 0.6
     min_run_m: float = 40.0               # a vehicle lights this much cable without a gap ...
     min_run_fraction: float = 0.3         # ... or this share of a shorter array
     max_pick_scatter_s: float = 0.12      # robust spread of per-bin arrivals about the fitted line
