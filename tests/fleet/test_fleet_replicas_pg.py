@@ -81,7 +81,7 @@ def test_three_replicas_leader_killed_mid_stream(mosquitto, postgres, tmp_path):
         for rid in ("r1", "r2"):
             assert replicas[rid].first(f"READY {rid}", 60), replicas[rid].lines[-5:]
         sim = SimulatorThread(FleetSimulator(mosquitto.url, FleetOptions(
-            devices=60, duration_s=10, heartbeat_s=1.0, result_every_s=0.2, seed=16))).start()
+            devices=60, duration_s=7, heartbeat_s=1.0, result_every_s=0.2, seed=16))).start()
         assert sim.wait_online(60, 30)
         deadline = time.monotonic() + 20                     # mid-stream: results are flowing
         while time.monotonic() < deadline and len(_stored(url)) < 300:
@@ -103,7 +103,7 @@ def test_three_replicas_leader_killed_mid_stream(mosquitto, postgres, tmp_path):
     finally:
         for replica in replicas.values():
             replica.stop()
-    assert report.totals["unacked"] == 0 and len(expected) > 2000
+    assert report.totals["unacked"] == 0 and len(expected) > 1000
     assert set(stored) == expected, (len(expected - set(stored)), len(set(stored) - expected))   # 0 lost
     assert max(stored.values()) == 1                                                            # 0 twice
     print(f"takeover {took - killed_at:.2f} s, {len(expected)} results")

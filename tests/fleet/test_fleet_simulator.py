@@ -26,7 +26,7 @@ def _answered(coordinator, sim, command: str, check) -> bool:
 
 
 def test_simulated_fleet_with_outage_and_churn_is_stored_exactly_once(mosquitto, coordinator, stored_ids):
-    options = FleetOptions(devices=150, duration_s=8, heartbeat_s=1.0, result_every_s=0.5,
+    options = FleetOptions(devices=150, duration_s=6, heartbeat_s=1.0, result_every_s=0.5,
                            outage_fraction=0.3, outage_at_s=3.0, outage_s=2.0,
                            churn_per_hour=400, power_cut_per_hour=200, connect_rate=300, seed=3)
     sim = SimulatorThread(FleetSimulator(mosquitto.url, options)).start()
