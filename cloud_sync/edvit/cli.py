@@ -13,7 +13,7 @@ from edge_runtime.clitools import CliError
 
 EPILOG = """\
 examples:
-  cloud-sync edvit train --dataset digits --out plan/ --epochs 30
+  cloud-sync edvit train --dataset digits --out plan/      (10 epochs; prints the time left)
   cloud-sync edvit split plan/ --n 3
   cloud-sync edvit export-tflite plan/      (needs the 'convert' extra: litert-torch)
   cloud-sync edvit place plan/ --device pi-01=raspberry-pi-4b-2gb --device pi-02=raspberry-pi-3b-plus \\
