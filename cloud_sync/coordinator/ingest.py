@@ -103,7 +103,7 @@ class IngestWriter:
         self.rejections = rejections or RejectionCounter()
         self.status: dict[str, DeviceStatus] = {}
         self._created: list[str] = []      # devices first seen in the open transaction
-        self._abandoned = False            # the store failed while stopping
+        self._abandoned = False            # stopping: store failed, or the drain time ran out
         self.status_lock = threading.Lock()
         self._queue: collections.deque[Inbound] = collections.deque()
         self._wake = threading.Event()
@@ -147,10 +147,20 @@ class IngestWriter:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Drain for up to ``timeout`` s, then leave the rest: nothing in the queue has been
+        acknowledged yet, so the broker redelivers it at the next start. Returns once the
+        writer has finished its current batch, so the store can be closed under no writer."""
         self._stop.set()
         self._wake.set()
-        if self._thread:
-            self._thread.join(timeout)
+        if not self._thread:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abandoned = True
+            left = len(self._queue)
+            self._thread.join()
+            log.warning("ingest stopped with %d messages not yet stored: they were not acknowledged "
+                        "and the broker redelivers them at the next start", left)
 
     def _run(self) -> None:
         while not self._abandoned:

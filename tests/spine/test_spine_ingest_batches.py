@@ -12,6 +12,7 @@ from cloud_sync.coordinator.events import EventHub
 from cloud_sync.coordinator.ingest import ROWS_PER_STATEMENT, Inbound, IngestWriter
 from cloud_sync.coordinator.store import Store
 from cloud_sync.protocol import encode, envelope
+from cloud_sync.protocol.link import Delivery
 from edge_runtime.waiting import wait_until
 
 
@@ -43,3 +44,31 @@ def test_batches_store_each_id_once(tmp_path):
     stored = store.results(limit=10_000)
     assert sorted(r["body"]["n"] for r in stored) == sorted(distinct)
     store.close()
+
+
+def test_stop_with_a_backlog_leaves_it_unacknowledged_and_the_store_closable(tmp_path):
+    """A coordinator stopped under overload (a 10k-device soak left millions queued) must not
+    close the store under a writer still draining: stop gives up after its timeout, finishes
+    the batch in hand, and leaves the rest unacknowledged for the broker to redeliver."""
+    store, events = Store(tmp_path), EventHub()
+    writer = IngestWriter(store, events)
+    acked: list[int] = []
+
+    class Connection:                               # records what the writer acknowledges
+        def ack_many(self, mids):
+            acked.extend(mids)
+
+    connection = Connection()
+    backlog = [_result(i) for i in range(60_000)]
+    for item in backlog:
+        item.delivery = Delivery(connection, item.message["seq"], 1)
+        writer.submit(item)
+    events.start()
+    writer.start()
+    writer.stop(timeout=0.05)
+    assert not writer._thread.is_alive(), "stop returned with the writer still running"
+    stored = store.count_results()
+    store.close()                                   # no writer left: closing is safe
+    events.stop()
+    assert 0 < stored < len(backlog) and writer.pending == len(backlog) - stored
+    assert sorted(acked) == list(range(stored)), "acknowledged exactly what was stored"
