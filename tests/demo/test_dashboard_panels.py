@@ -10,7 +10,7 @@ from tests.demo.test_dashboard_browser import browser  # noqa: F401  (the shared
 
 # panel -> (element that must show data, charts on it that must carry labelled axes)
 PANELS = {
-    "fleet": ("#fleet-table tbody tr[data-i]", []),
+    "fleet": ("#fleet-table tbody tr[data-i]", ["#scale-chart"]),
     "das": ("#das-events tbody tr[data-i]", ["#das-waterfall"]),
     "lidar": ("#lidar-top[data-state=data]", ["#lidar-top"]),
     "fl": ("#fl-rounds tbody tr[data-i]", ["#fl-curve", "#fl-bytes"]),

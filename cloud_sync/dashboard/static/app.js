@@ -86,6 +86,33 @@ async function loadFleet() {
   ], { onClick: (d) => loadDevice(d.id),
     empty: "No devices yet. Start one with <code>edge-runtime agent --device-id NAME --broker mqtt://HOST:1883 --profile auto</code> or run <code>cloud-sync demo</code>." });
   if (state.device) loadDevice(state.device, true);
+  await loadScale();
+}
+
+// ---- fleet-scale figures (/api/scale: what /metrics says) ----
+const ingestHistory = { ts: [], rate: [], pending: [] };
+async function loadScale() {
+  let s;
+  try { s = await getJSON("/api/scale"); } catch (err) {
+    Charts.showEmpty($("#scale-chart"), "Fleet-scale figures come from the coordinator's <code>/api/scale</code> (the same as <code>/metrics</code>); this server has none.");
+    return;
+  }
+  const figures = [["ingest", `${fmt(s.ingest?.rate_per_s, 1)} msg/s`], ["received", s.ingest?.received], ["stored", s.ingest?.stored],
+    ["duplicates", s.ingest?.duplicates], ["pending", s.ingest?.pending], ["events dropped", s.ingest?.events_dropped],
+    ["rejected", Object.values(s.ingest?.rejected || {}).reduce((a, b) => a + b, 0)], ["event queue", s.event_queue],
+    ["outbox backlog", s.outbox_backlog?.total], ["largest backlog", s.outbox_backlog?.max],
+    ["devices with backlog", s.outbox_backlog?.devices_with_backlog],
+    ...Object.entries(s.devices || {}).map(([k, v]) => [`devices ${k}`, v]),
+    ...Object.entries(s.graph || {}).filter(([, v]) => typeof v === "number").map(([k, v]) => [`graph ${k.replace(/_/g, " ")}`, v])];
+  $("#scale").innerHTML = figures.filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(typeof v === "number" ? v.toLocaleString() : v)}</dd></div>`).join("");
+  ingestHistory.ts.push(Date.now() / 1000); ingestHistory.rate.push(s.ingest?.rate_per_s ?? null); ingestHistory.pending.push(s.ingest?.pending ?? null);
+  if (ingestHistory.ts.length > 180) Object.values(ingestHistory).forEach((a) => a.shift());
+  if (ingestHistory.ts.length < 2) { Charts.showEmpty($("#scale-chart"), "Ingest rate: the curve starts with the next refresh."); return; }
+  Charts.line($("#scale-chart"), { height: 150, x: { label: "time", time: true }, xs: ingestHistory.ts,
+    axes: [{ label: "ingest (messages/s)", scale: "r" }, { label: "pending (messages)", scale: "p" }],
+    series: [{ label: "ingest rate", color: "#58a6ff", scale: "r", unit: "msg/s", values: ingestHistory.rate },
+      { label: "pending", color: "#d29922", scale: "p", digits: 0, values: ingestHistory.pending }] });
 }
 async function loadDevice(id, quiet) {
   state.device = id;
