@@ -106,11 +106,13 @@ async function loadScale() {
     ...Object.entries(s.graph || {}).filter(([, v]) => typeof v === "number").map(([k, v]) => [`graph ${k.replace(/_/g, " ")}`, v])];
   $("#scale").innerHTML = figures.filter(([, v]) => v !== undefined && v !== null)
     .map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(typeof v === "number" ? v.toLocaleString() : v)}</dd></div>`).join("");
-  ingestHistory.ts.push(Date.now() / 1000); ingestHistory.rate.push(s.ingest?.rate_per_s ?? null); ingestHistory.pending.push(s.ingest?.pending ?? null);
+  const now = Date.now() / 1000;
+  if (ingestHistory.ts.length && now - ingestHistory.ts[ingestHistory.ts.length - 1] < 5) return;   // one sample per 5 s
+  ingestHistory.ts.push(now); ingestHistory.rate.push(s.ingest?.rate_per_s ?? null); ingestHistory.pending.push(s.ingest?.pending ?? null);
   if (ingestHistory.ts.length > 180) Object.values(ingestHistory).forEach((a) => a.shift());
   if (ingestHistory.ts.length < 2) { Charts.showEmpty($("#scale-chart"), "Ingest rate: the curve starts with the next refresh."); return; }
   Charts.line($("#scale-chart"), { height: 150, x: { label: "time", time: true }, xs: ingestHistory.ts,
-    axes: [{ label: "ingest (messages/s)", scale: "r" }, { label: "pending (messages)", scale: "p" }],
+    axes: [{ label: "ingest (messages/s)", scale: "r" }, { label: "pending", scale: "p" }],
     series: [{ label: "ingest rate", color: "#58a6ff", scale: "r", unit: "msg/s", values: ingestHistory.rate },
       { label: "pending", color: "#d29922", scale: "p", digits: 0, values: ingestHistory.pending }] });
 }
@@ -191,7 +193,7 @@ async function loadLidar() {
   }
   const b = d.bounds || { xmin: 0, xmax: 60, ymin: -5, ymax: 5 };
   const spanX = b.xmax - b.xmin, spanY = b.ymax - b.ymin;
-  const { ctx, overlay, W, H } = Charts.surface(holder, (width) => Math.max(200, Math.min(480, (width - 60) * (spanY / spanX) + 70)));
+  const { ctx, overlay, W, H } = Charts.surface(holder, (width) => Math.max(120, Math.min(480, (width - 62) * (spanY / spanX) + 70)));
   const box = { left: 44, top: 8, width: W - 62, height: H - 62 };
   const s = Math.min(box.width / spanX, box.height / spanY);            // one scale: metres are metres
   box.width = spanX * s; box.height = spanY * s;
