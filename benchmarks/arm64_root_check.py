@@ -272,8 +272,9 @@ def compare_outputs(arm: dict, host: dict) -> list[dict]:
     return rows
 
 
-def run_check(root: Path, install_timeout: float = 3600) -> dict:
-    """Everything above; a dict for the JSON record. Raises only on a broken host setup."""
+def run_check(root: Path, install_timeout: float = 3600, emulation: dict | None = None) -> dict:
+    """Everything above; a dict for the JSON record. Raises only on a broken host setup.
+    ``emulation``: what a caller's ensure_binfmt() found (so its steps are not lost on a rerun)."""
     from cloud_sync.mosquitto import free_port
     from edge_runtime.bundle.lockfile import device_pins
     record: dict = {"what": "Pi bundle (raspberry-pi-4b-4gb) installed and run in a Debian bookworm arm64 "
@@ -286,7 +287,7 @@ def run_check(root: Path, install_timeout: float = 3600) -> dict:
         record["refusal"] = (f"missing: {', '.join(record['missing_tools'])}" if record["missing_tools"]
                              else "needs root (debootstrap, chroot, mount)")
         return record
-    record["emulation"] = ensure_binfmt()
+    record["emulation"] = emulation or ensure_binfmt()
     record["qemu"] = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     binfmt = record["emulation"]["mode"] == "binfmt"
     if not binfmt:

@@ -37,7 +37,7 @@ def record(tmp_path_factory):
     emulation = check.ensure_binfmt()
     if emulation["mode"] != "binfmt":
         pytest.skip(f"this sandbox refuses binfmt_misc emulation: {emulation['refusal']}")
-    result = check.run_check(check.DEFAULT_ROOT)
+    result = check.run_check(check.DEFAULT_ROOT, emulation=emulation)
     out = Path(os.environ.get("EDGE_ARM64_RECORD") or tmp_path_factory.mktemp("arm64") / "arm64_root_check.json")
     out.write_text(json.dumps(result, indent=1) + "\n")
     return result
