@@ -26,7 +26,15 @@ elif backend == "litert":
 else:
     import tflite_micro.runtime
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    # VmHWM belongs to this program's address space; ru_maxrss also counts the parent's pages
+    # the forked child held before exec (a 1.5 GB test runner made a 13 KB model "not fit").
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # elsewhere: KiB
 base = peak()
 runner = load_model(path, backend=backend)
 runner.run(runner.random_inputs())

@@ -55,3 +55,15 @@ def test_cli_fit_exit_status_and_numbers(shared_data):
     missing = subprocess.run([sys.executable, "-m", "edge_runtime.cli", "profile", "fit", "nope.tflite", CORTEX_M4],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_measured_ram_is_the_models_process_not_the_callers(tiny_onnx):
+    """The probe's peak is its own address space: a caller holding 1.5 GB (a long test run,
+    a busy cloud process) must not make a 13 KB model 'not fit' a 1 GB board (ru_maxrss of a
+    forked child counts the parent's pages; that failed the suite once)."""
+    import numpy as np
+
+    ballast = np.ones(1_500_000_000 // 8)           # touched: 1.5 GB resident in this process
+    report = check_fit(tiny_onnx, load_profile("raspberry-pi-3b-plus"))
+    assert ballast[-1] == 1.0
+    assert report.fits and report.ram_need_bytes < 400 << 20, report
