@@ -23,7 +23,7 @@ def register(subparsers) -> None:
                "  edge-runtime agent --device-id sim-1 --config sim.yaml --state-dir /tmp/sim-1 --heartbeat 2\n")
     p.add_argument("--broker", help="broker URL: mqtt://host:1883, mqtts://user:pw@host:8883?ca=ca.pem")
     p.add_argument("--device-id", help="this device's id (letters, digits, . _ -)")
-    p.add_argument("--profile", help="device profile id, or 'auto' to detect the board")
+    p.add_argument("--profile", help="device profile id, or 'auto' to detect the board (the default)")
     p.add_argument("--config", type=Path, help="YAML/JSON agent config (tasks, outbox, ...)")
     p.add_argument("--state-dir", type=Path, help="where the outbox and task state live "
                                                   "(default ./agent-state)")

@@ -52,7 +52,7 @@ class AgentConfig:
     broker: str = "mqtt://127.0.0.1:1883"
     fleet: str = DEFAULT_FLEET
     root: str = DEFAULT_ROOT
-    profile: str | None = None        # profile id, "auto" (detect this board) or None
+    profile: str | None = "auto"      # profile id, "auto" (detect this board, the default) or None
     state_dir: Path = Path("agent-state")
     heartbeat_s: float = 10.0
     tasks: list[TaskSpec] = field(default_factory=list)

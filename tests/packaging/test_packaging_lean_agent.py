@@ -57,3 +57,23 @@ def test_footprint_benchmark_meets_the_size_and_memory_goals(tmp_path):
     for key in ("base_install_mb", "idle_rss_mb", "litert_task_rss_mb"):
         assert goals[key]["met"], (key, goals[key])
     assert goals["start_max_s"]["measured"] < 5 and goals["fleet_online_s"]["measured"] < 60
+
+
+def test_an_agent_started_without_a_profile_describes_this_board_validly():
+    """The README's plain `edge-runtime agent --broker … --device-id …` used to register a
+    description the fleet graph refused (SHACL: no class, RAM, storage), leaving the device out
+    of every SPARQL answer: the agent now detects its board unless told otherwise."""
+    from edge_runtime.agent.config import AgentConfig
+    from edge_runtime.agent.health import thing_description
+    from edge_runtime.agent.runtime import load_device_profile
+    from ontology.describe_device import graph_from_thing_description
+    from ontology.shacl import validate
+
+    config = AgentConfig.from_dict({"device_id": "plain-01"})
+    assert config.profile == "auto"
+    profile = load_device_profile(config.profile)
+    assert profile is not None and profile.ram_bytes > 0
+    _, graph = graph_from_thing_description(thing_description("plain-01", profile, []))
+    assert validate(graph) == []
+    _, bare = graph_from_thing_description(thing_description("plain-02", None, []))
+    assert validate(bare), "a description without a profile should still be refused (the test's control)"
