@@ -78,6 +78,7 @@ def test_batched_writes_merge_a_fleet_into_few_updates_with_lag_reported():
     now = time.time()
     _register(fleet, 300, now)
     fleet.buffer.reset_lag_max()                          # registration (SHACL) is the warm-up
+    started = time.monotonic()
     for i in range(300):
         fleet.on_event(Event("health", f"d{i}", _health(10.0 + i % 7, 40.0 + i % 5), time.time()))
         fleet.on_event(Event("result", f"d{i}", {"task": "kws", "latency_ms": 5.0}, time.time()))
@@ -86,7 +87,10 @@ def test_batched_writes_merge_a_fleet_into_few_updates_with_lag_reported():
     while fleet.buffer.pending and time.monotonic() < deadline:
         time.sleep(0.05)
     assert fleet.buffer.pending == 0
-    assert fleet.buffer.writes - writes_before <= 3          # 300 devices' figures in a few updates
+    # 600 events in a few updates: one per flush tick while they arrived (a slow machine spreads
+    # them over more ticks), never one per device.
+    ticks = (time.monotonic() - started) / 0.2
+    assert fleet.buffer.writes - writes_before <= max(3, ticks + 2) and fleet.buffer.writes - writes_before < 60
     assert len(store.query(f"SELECT ?d WHERE {{ ?d <{ER}temperatureC> ?t }}")) == 300
     assert len(store.query(f"SELECT ?s WHERE {{ ?s <{ER}resultCount> 1 }}")) == 300
     stats = fleet.stats()
