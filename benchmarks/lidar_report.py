@@ -56,7 +56,7 @@ def main() -> int:
              "  scores world-frame global ids against all people; recall by distance from the mast is over",
              "  people with ≥ 20 returns; *segments / person* is track segments per (person, sensor).", "",
              "## Summary", "",
-             f"Cells measured: **{s["cells"]} of 60** (one report seed per cell; cells ran in an interleaved order",
+             f"Cells measured: **{s['cells']} of 60** (one report seed per cell; cells ran in an interleaved order",
              "over two processes).", "",
              "| metric | ours mean | ours worst (cell) | naive mean | naive worst |", "|---|---|---|---|---|"]
     for key in ("mota", "idf1", "link_f1", "global_idf1"):
