@@ -82,3 +82,20 @@ def zero_output_layer(net: Network) -> Network:
     for key in last:
         net.params[net.param_slices[key]] = 0.0
     return net
+
+
+class PerDeviceSamples:
+    """Mixin for experiments where each device holds its own labelled set ``self.data``
+    (``{device id: (x, y)}``) and trains each round on ``samples_per_round`` drawn from it."""
+
+    data: dict
+    samples_per_round: int
+
+    def device_ids(self) -> list[str]:
+        return sorted(self.data)
+
+    def device_task(self, device_id: str, rng: np.random.Generator) -> LocalData:
+        x, y = self.data[device_id]
+        idx = rng.choice(len(x), size=min(self.samples_per_round, len(x)), replace=False)
+        return LocalData(x[idx], y[idx])
+

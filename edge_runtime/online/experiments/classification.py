@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.online.experiments.base import Experiment, LocalData, adapt
+from edge_runtime.online.experiments.base import Experiment, LocalData, PerDeviceSamples, adapt
 from edge_runtime.online.network import Network
 
 
-class DeviceClassification(Experiment):
+class DeviceClassification(PerDeviceSamples, Experiment):
     """Devices with fixed-label data; inputs standardised with statistics of the training devices."""
 
     def __init__(self, device_data: dict[str, tuple[np.ndarray, np.ndarray]], n_classes: int,
@@ -29,14 +29,6 @@ class DeviceClassification(Experiment):
 
     def make_network(self, seed: int = 0) -> Network:
         return Network.mlp([self.n_features, *self.hidden, self.n_classes], loss="ce", seed=seed)
-
-    def device_ids(self) -> list[str]:
-        return sorted(self.data)
-
-    def device_task(self, device_id: str, rng: np.random.Generator) -> LocalData:
-        x, y = self.data[device_id]
-        idx = rng.choice(len(x), size=min(self.samples_per_round, len(x)), replace=False)
-        return LocalData(x[idx], y[idx])
 
 
 class KeywordAudio(DeviceClassification):

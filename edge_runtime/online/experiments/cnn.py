@@ -21,7 +21,7 @@ import itertools
 import numpy as np
 
 from edge_runtime.online.conv import conv_stack
-from edge_runtime.online.experiments.base import Experiment, LocalData, adapt
+from edge_runtime.online.experiments.base import Experiment, LocalData, PerDeviceSamples, adapt
 from edge_runtime.online.experiments.fewshot import FewShotClassification
 from edge_runtime.online.network import Network
 
@@ -133,7 +133,7 @@ def _rank_within_alphabet(names: list[str]) -> dict[int, int]:
     return rank
 
 
-class FsddCnn(Experiment):
+class FsddCnn(PerDeviceSamples, Experiment):
     """Spoken digits, speaker = device, a log-mel (time × mel) image into a small CNN."""
 
     name = "fsdd_cnn"
@@ -161,14 +161,6 @@ class FsddCnn(Experiment):
 
     def make_network(self, seed: int = 0) -> Network:
         return cnn_network(self.n_frames, self.n_mels, self.channels, 10, seed)
-
-    def device_ids(self) -> list[str]:
-        return sorted(self.data)
-
-    def device_task(self, device_id: str, rng: np.random.Generator) -> LocalData:
-        x, y = self.data[device_id]
-        idx = rng.choice(len(x), size=min(self.samples_per_round, len(x)), replace=False)
-        return LocalData(x[idx], y[idx])
 
     def pooled_data(self) -> LocalData:
         return LocalData(np.concatenate([x for x, _ in self.data.values()]),
