@@ -73,9 +73,9 @@ class CoordinatorMetrics:
         return (received - first_n) / (now - first_t) if now > first_t else 0.0
 
     def device_counts(self) -> dict[str, int]:
-        writer = self.coordinator.writer
-        with writer.status_lock:
-            statuses = list(writer.status.values())
+        book = self.coordinator.writer.book
+        with book.lock:
+            statuses = list(book.status.values())
         online = sum(1 for s in statuses if s.online)
         return {"online": online, "offline": len(statuses) - online}
 

@@ -14,6 +14,9 @@ from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
+GATHER_S = 0.01        # a woken dispatcher waits this long for more events (the feed is not hard real time)
+GATHER_BELOW = 1000
+
 EVENT_KINDS = ("td", "state", "health", "result", "reply", "deploy", "config")
 
 
@@ -56,7 +59,8 @@ class EventHub:
             self.dropped += 1
             return
         self._queue.append(event)
-        self._wake.set()
+        if not self._wake.is_set():     # Event.set takes a lock and notifies: once per wake-up
+            self._wake.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="coordinator-events", daemon=True)
@@ -71,6 +75,8 @@ class EventHub:
     def _run(self) -> None:
         while not (self._stop.is_set() and not self._queue):
             self._wake.wait(0.5)
+            if len(self._queue) < GATHER_BELOW and not self._stop.is_set():
+                self._stop.wait(GATHER_S)     # let a burst gather: one wake-up per burst, not per event
             self._wake.clear()
             while self._queue:
                 event = self._queue.popleft()

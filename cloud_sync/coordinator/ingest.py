@@ -2,8 +2,9 @@
 
 The network thread only parses and validates (``cloud_sync.protocol``) and appends to a
 deque; this writer thread drains it in batches so the per-message cost is a row
-insert, not a commit. Device liveness (online/offline) lives here too, in memory and
-mirrored to the ``devices`` table, so the event stream and the store always agree.
+insert, not a commit. Device liveness (online/offline) is decided here too, in the
+transaction that stores it, so the event stream and the store always agree; heartbeats
+only touch memory (``cloud_sync.coordinator.liveness``), mirrored to the store in batches.
 
 Nothing acknowledged is lost: QoS1 deliveries carry their ``Delivery`` and are acked only
 after the transaction that holds them commits (a coordinator killed before that gets them
@@ -20,11 +21,12 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cloud_sync.coordinator import quarantine
 from cloud_sync.coordinator.events import Event, EventHub
+from cloud_sync.coordinator.liveness import HEALTH_KEEP, NOT_TRAFFIC, DeviceBook
 from cloud_sync.coordinator.store import Store
 from cloud_sync.protocol import ProtocolError, RejectionCounter
 from cloud_sync.protocol.link import Delivery, ack_deliveries
@@ -58,6 +60,8 @@ def _insert_many(db, insert: str, rows: list[tuple]) -> None:
         db.execute(insert + ",".join([one] * len(rest)), [value for row in rest for value in row])
 
 
+GATHER_S = 0.01         # a woken writer waits this long for more (a burst becomes one batch)
+GATHER_BELOW = 500
 STORE_RETRY_S = 1.0      # pause after the store itself failed (locked, disk full)
 
 
@@ -79,47 +83,30 @@ def rejected(topic: str, payload: bytes, error: ProtocolError, delivery: Deliver
                    payload, time.time(), topic, delivery)
 
 
-@dataclass
-class DeviceStatus:
-    online: bool = False
-    state_online: bool = False
-    bd_seq: int | None = None
-    last_seen: float | None = None
-    heartbeat_s: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class IngestWriter:
     def __init__(self, store: Store, events: EventHub, batch_max: int = 5000,
-                 health_keep: int = 2000, rejections: RejectionCounter | None = None):
+                 health_keep: int = HEALTH_KEEP, rejections: RejectionCounter | None = None):
         self.store = store
         self.events = events
         self.batch_max = batch_max
-        self.health_keep = health_keep
+        self.book = DeviceBook(health_keep=health_keep)
         self.stored = 0
         self.duplicates = 0
         self.batches = 0
         self.quarantined = 0
         self.rejections = rejections or RejectionCounter()
-        self.status: dict[str, DeviceStatus] = {}
-        self._created: list[str] = []      # devices first seen in the open transaction
         self._abandoned = False            # stopping: store failed, or the drain time ran out
-        self.status_lock = threading.Lock()
         self._queue: collections.deque[Inbound] = collections.deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_prune = time.monotonic()
-        self._load_status()
-
-    def _load_status(self) -> None:
-        for row in self.store.query("SELECT device_id, online, state_online, bd_seq, last_seen, "
-                                    "heartbeat_s FROM devices"):
-            self.status[row[0]] = DeviceStatus(bool(row[1]), bool(row[2]), row[3], row[4], row[5])
+        self.book.load(store)
 
     # ----- producer side (network thread) ---------------------------------------------------------
     def submit(self, item: Inbound) -> None:
+        self.book.note_arrival(item.kind, item.device_id, item.received)
         self._queue.append(item)
         if not self._wake.is_set():
             self._wake.set()
@@ -172,6 +159,8 @@ class IngestWriter:
                 self._wake.clear()
                 continue
             self._idle.clear()
+            if len(self._queue) < GATHER_BELOW and not self._stop.is_set():
+                self._stop.wait(GATHER_S)   # one transaction per burst, not one wake-up per message
             batch = []
             while self._queue and len(batch) < self.batch_max:
                 batch.append(self._queue.popleft())
@@ -233,6 +222,7 @@ class IngestWriter:
         seen: dict[str, float] = {}
         results = [item for item in batch if item.kind == "result"]
         inserted = 0
+        mirrored: set[str] = set()
         db.execute("BEGIN IMMEDIATE")
         try:
             if results:
@@ -243,21 +233,20 @@ class IngestWriter:
                     event = getattr(self, f"_on_{item.kind}")(db, item)
                     if event is not None:
                         events.append(event)
-                if item.kind not in ("timeout", "rejected"):
+                if item.kind not in NOT_TRAFFIC:
                     seen[item.device_id] = max(seen.get(item.device_id, 0.0), item.received)
             for device_id, received in seen.items():
-                events.extend(self._touch(db, device_id, received))
+                events.extend(self.book.touch(db, device_id, received))
+            mirrored = self.book.write_dirty(db, queue_empty=not self._queue)
             if time.monotonic() - self._last_prune > 60:
-                self._prune_health(db)
+                self._last_prune = time.monotonic()
+                quarantine.prune(db)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
-            with self.status_lock:       # their rows went with the rollback
-                for device_id in self._created:
-                    self.status.pop(device_id, None)
+            self.book.rolled_back(mirrored)      # their rows went with the rollback
             raise
-        finally:
-            self._created.clear()
+        self.book.committed()
         # Counters move only after COMMIT, so 'stored' never runs ahead of what readers see.
         self.stored += inserted
         self.duplicates += len(results) - inserted
@@ -296,41 +285,15 @@ class IngestWriter:
                                     m["ts"]))
         return inserted, events
 
-    def _device(self, db, device_id: str) -> DeviceStatus:
-        status = self.status.get(device_id)
-        if status is None:
-            db.execute("INSERT OR IGNORE INTO devices(device_id) VALUES (?)", (device_id,))
-            with self.status_lock:
-                status = self.status[device_id] = DeviceStatus()
-            self._created.append(device_id)
-        return status
-
-    def _touch(self, db, device_id: str, received: float) -> list[Event]:
-        """Traffic from a device whose last state was 'online' brings it back online."""
-        status = self._device(db, device_id)
-        status.last_seen = received
-        events = []
-        if status.state_online and not status.online:
-            status.online = True
-            events.append(Event("state", device_id, {"online": True, "reason": "traffic"}, received))
-        db.execute("UPDATE devices SET last_seen = ?, online = ? WHERE device_id = ?",
-                   (received, int(status.online), device_id))
-        return events
-
     # ----- one handler per kind -----------------------------------------------------------------
     def _on_health(self, db, item: Inbound) -> Event:
         body, ts = item.message["body"], item.message["ts"]
-        status = self._device(db, item.device_id)
-        status.heartbeat_s = float(body["interval_s"])
-        text = json.dumps(body)
-        db.execute("INSERT INTO health(device_id, ts, body) VALUES (?, ?, ?)", (item.device_id, ts, text))
-        db.execute("UPDATE devices SET health = ?, heartbeat_s = ? WHERE device_id = ?",
-                   (text, status.heartbeat_s, item.device_id))
+        self.book.health(db, item.device_id, body, ts)
         return Event("health", item.device_id, body, ts)
 
     def _on_state(self, db, item: Inbound) -> Event | None:
         body, ts = item.message["body"], item.message["ts"]
-        status = self._device(db, item.device_id)
+        status = self.book.device(db, item.device_id)
         bd_seq = body.get("bdSeq")
         if not body["online"] and bd_seq is not None and status.bd_seq is not None \
                 and bd_seq < status.bd_seq:
@@ -347,18 +310,12 @@ class IngestWriter:
                           item.message["detail"], "validation", item.received)
 
     def _on_timeout(self, db, item: Inbound) -> Event | None:
-        status = self._device(db, item.device_id)
-        if not status.online:
-            return None
-        status.online = False
-        db.execute("UPDATE devices SET online = 0 WHERE device_id = ?", (item.device_id,))
-        return Event("state", item.device_id, {"online": False, "reason": "heartbeat timeout"},
-                     time.time())
+        return self.book.timeout(db, item.device_id, item.message.get("last_arrival", item.received))
 
     def _set_document(self, db, item: Inbound, column: str) -> dict:
         """Store the message body as the device's ``column`` document (td, reported, desired)."""
         assert column in ("td", "reported", "desired")      # a fixed name, never message data
-        self._device(db, item.device_id)
+        self.book.device(db, item.device_id)
         body = item.message["body"]
         db.execute(f"UPDATE devices SET {column} = ? WHERE device_id = ?", (json.dumps(body), item.device_id))
         return body
@@ -375,15 +332,8 @@ class IngestWriter:
         return Event("config", item.device_id, {"desired": body}, item.message["ts"])
 
     def _on_deploy(self, db, item: Inbound) -> Event:
-        self._device(db, item.device_id)
+        self.book.device(db, item.device_id)
         body, ts = item.message["body"], item.message["ts"]
         db.execute("INSERT OR REPLACE INTO deploys(device_id, job, state, ts, body) VALUES (?, ?, ?, ?, ?)",
                    (item.device_id, item.name, body.get("state"), ts, json.dumps(body)))
         return Event("deploy", item.device_id, {"job": item.name, **body}, ts)
-
-    def _prune_health(self, db) -> None:
-        self._last_prune = time.monotonic()
-        quarantine.prune(db)
-        for device_id in list(self.status):
-            db.execute("DELETE FROM health WHERE rowid IN (SELECT rowid FROM health WHERE device_id = ? "
-                       "ORDER BY ts DESC LIMIT -1 OFFSET ?)", (device_id, self.health_keep))

@@ -286,12 +286,8 @@ class Coordinator:
     def _monitor_loop(self) -> None:
         while not self._stop.wait(0.5):
             now = time.time()
-            with self.writer.status_lock:
-                statuses = list(self.writer.status.items())
-            for device_id, status in statuses:
-                if status.online and status.last_seen is not None \
-                        and now - status.last_seen > self._offline_after(status.heartbeat_s):
-                    self.writer.submit(Inbound("timeout", device_id, None, {}, b"", now))
+            for device_id, last in self.writer.book.timed_out(now, self._offline_after):
+                self.writer.submit(Inbound("timeout", device_id, None, {"last_arrival": last}, b"", now))
 
     def _write_runtime_file(self) -> None:
         """Let ``cloud-sync cmd --data DIR`` find the broker of a running coordinator."""

@@ -1,0 +1,70 @@
+"""Heartbeats at fleet scale: memory first, the store in batches, no false timeouts.
+
+A 3,000-device soak collapsed because every heartbeat cost four statements, the writer fell
+behind, the monitor judged liveness from the writer's (stale) view and queued a timeout for
+every device every 0.5 s, and the resulting offline/online flapping flooded the fleet graph.
+"""
+from __future__ import annotations
+
+from cloud_sync.coordinator.events import EventHub
+from cloud_sync.coordinator.ingest import Inbound, IngestWriter
+from cloud_sync.coordinator.liveness import HEALTH_EVERY_S
+from cloud_sync.coordinator.store import Store
+from cloud_sync.protocol import envelope
+
+
+def _heartbeat(device: str, ts: float, cpu: float) -> Inbound:
+    message = envelope(device, 0, {"interval_s": 1.0, "cpu_percent": cpu})
+    message["ts"] = ts
+    return Inbound("health", device, None, message, b"", ts)
+
+
+def _state(device: str, online: bool, ts: float) -> Inbound:
+    message = envelope(device, 0, {"online": online, "bdSeq": 1})
+    message["ts"] = ts
+    return Inbound("state", device, None, message, b"", ts)
+
+
+def test_heartbeats_are_down_sampled_and_the_latest_reaches_the_devices_table(tmp_path):
+    store = Store(tmp_path)
+    writer = IngestWriter(store, EventHub(), health_keep=30)
+    t0 = 1_700_000_000.0
+    seconds = 200
+    writer._write([_state("pi-1", True, t0)] + [_heartbeat("pi-1", t0 + s, float(s)) for s in range(seconds)])
+    history = store.health_history("pi-1", limit=10_000)
+    assert len(history) <= 30 + 10, "history must stay within its per-device bound"
+    gaps = [b["ts"] - a["ts"] for a, b in zip(history, history[1:])]
+    assert min(gaps) >= HEALTH_EVERY_S, f"rows closer than {HEALTH_EVERY_S} s: {min(gaps)}"
+    assert history[-1]["ts"] >= t0 + seconds - 1 - 10 - HEALTH_EVERY_S, "history stops short of the newest"
+    device = {d["device_id"]: d for d in store.devices()}["pi-1"]
+    assert device["health"]["cpu_percent"] == seconds - 1, "the devices table holds the latest body"
+    assert device["last_seen"] == t0 + seconds - 1 and device["online"]
+    store.close()
+
+
+def test_a_writer_behind_its_queue_never_times_out_devices_that_are_talking(tmp_path):
+    store = Store(tmp_path)
+    writer = IngestWriter(store, EventHub())
+    t0 = 1_700_000_000.0
+    writer._write([_state(f"d{i}", True, t0) for i in range(50)] +
+                  [_heartbeat(f"d{i}", t0, 1.0) for i in range(50)])
+    offline_after = lambda heartbeat_s: 3.0   # noqa: E731
+    # 10 s later; half the fleet's heartbeats arrived but still wait in the writer's queue
+    for i in range(25):
+        writer.submit(_heartbeat(f"d{i}", t0 + 10, 2.0))
+    late = writer.book.timed_out(t0 + 10.5, offline_after)
+    assert sorted(d for d, _ in late) == sorted(f"d{i}" for i in range(25, 50))
+    assert writer.book.timed_out(t0 + 11, offline_after) == [], "one timeout per device in flight"
+    # d30 speaks after its timeout was queued: the verdict is dropped when the writer reaches it
+    for device, last in late:
+        writer.submit(Inbound("timeout", device, None, {"last_arrival": last}, b"", t0 + 10.5))
+    writer.submit(_heartbeat("d30", t0 + 11, 3.0))
+    batch = list(writer._queue)
+    writer._queue.clear()
+    writer._write(batch)
+    online = {d["device_id"] for d in store.devices() if d["online"]}
+    assert online == {f"d{i}" for i in range(25)} | {"d30"}
+    # the pending marks are cleared: a device silent again is reported again
+    again = {d for d, _ in writer.book.timed_out(t0 + 20, offline_after)}
+    assert "d3" in again and "d40" not in again      # d40 is offline already
+    store.close()
