@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
-from ontology.ns import ER, SOSA, SSN, new_graph, deployment_iri, device_iri, fl_round_iri, model_iri
+from ontology.ns import ER, SOSA, SSN, Triples, new_graph, deployment_iri, device_iri, fl_round_iri, model_iri
 
 # protocol deploy states (cloud_sync.protocol.validate.DEPLOY_STATES) → our individuals
 DEPLOY_STATES = {
@@ -39,12 +39,16 @@ def _graph() -> Graph:
     return new_graph()
 
 
+def _figures() -> Triples:
+    return Triples()
+
+
 def _time(when) -> Literal:
     return Literal(utc(when), datatype=XSD.dateTime)
 
 
-def status_graph(device_id: str, online: bool, last_seen, since=None) -> Graph:
-    graph = _graph()
+def status_graph(device_id: str, online: bool, last_seen, since=None) -> Triples:
+    graph = _figures()
     device = device_iri(device_id)
     graph.add((device, ER.online, Literal(bool(online))))
     graph.add((device, ER.lastSeen, _time(last_seen)))
@@ -53,8 +57,8 @@ def status_graph(device_id: str, online: bool, last_seen, since=None) -> Graph:
 
 
 def health_graph(device_id: str, at, temperature_c: float | None = None, cpu_percent: float | None = None,
-                 memory_used_bytes: int | None = None) -> Graph:
-    graph = _graph()
+                 memory_used_bytes: int | None = None) -> Triples:
+    graph = _figures()
     device = device_iri(device_id)
     graph.add((device, ER.healthUpdated, _time(at)))
     if temperature_c is not None:
@@ -138,8 +142,8 @@ def result_summary_iri(device_id: str, workload: str) -> URIRef:
 
 
 def result_summary_graph(device_id: str, workload: str, count: int, last_at,
-                         mean_latency_ms: float | None = None) -> Graph:
-    graph = _graph()
+                         mean_latency_ms: float | None = None) -> Triples:
+    graph = _figures()
     node = result_summary_iri(device_id, workload)
     graph.add((node, RDF.type, ER.ResultSummary))
     graph.add((node, ER.summaryOf, device_iri(device_id)))

@@ -243,9 +243,8 @@ class FleetGraph:
         """Traffic from a device: er:lastSeen moves when it is `seen_resolution_s` behind."""
         when = float(ts) if isinstance(ts, (int, float)) else ev.utc(ts).timestamp()
         if self.buffer.seen_due(device_id, when):
-            graph = Graph()
-            graph.add((device_iri(device_id), ER.lastSeen, Literal(ev.utc(when), datatype=XSD.dateTime)))
-            self.buffer.add(graph, when)
+            self.buffer.add(((device_iri(device_id), ER.lastSeen, Literal(ev.utc(when), datatype=XSD.dateTime)),),
+                            when)
 
     def set_online(self, device_id: str, online: bool, ts) -> None:
         graph = ev.status_graph(device_id, online, ts, ts)

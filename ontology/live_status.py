@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 
-from rdflib import Graph, URIRef
+from rdflib import URIRef
 
 from ontology import rollups
-from ontology.ns import new_graph
+from ontology.ns import Triples
 
 
 class StatusBook:
@@ -36,7 +36,7 @@ class StatusBook:
             return self._loaded().get(str(device), (None, None))
 
     def move(self, device: URIRef, online: bool | None = None, location: str | None = None,
-             relocate: bool = False) -> Graph:
+             relocate: bool = False) -> Triples:
         """Record the device's new status (online given, and/or a new location when `relocate`);
         return the site-status triples it changes."""
         with self._lock:
@@ -44,7 +44,7 @@ class StatusBook:
             before = devices.get(str(device), (None, None))
             after = (before[0] if online is None else bool(online), location if relocate else before[1])
             devices[str(device)] = after
-            graph = new_graph()
+            graph = Triples()
             for loc, (d_on, d_off) in rollups.site_count_deltas(before, after).items():
                 counts = self._counts.setdefault(loc, [0, 0])
                 counts[0] = max(0, counts[0] + d_on)

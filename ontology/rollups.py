@@ -25,7 +25,7 @@ from urllib.parse import quote
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
-from ontology.ns import ER, ID, SCHEMA, SOSA, new_graph, sparql_prologue
+from ontology.ns import ER, ID, SCHEMA, SOSA, Triples, new_graph, sparql_prologue
 
 NO_SITE_STATUS = ID["status/no-site"]
 
@@ -35,8 +35,8 @@ def site_status_iri(location: str | None) -> URIRef:
     return URIRef(f"{location}/status") if location else NO_SITE_STATUS
 
 
-def site_status_graph(location: str | None, online: int, offline: int) -> Graph:
-    graph = new_graph()
+def site_status_graph(location: str | None, online: int, offline: int) -> Triples:
+    graph = Triples()
     node = site_status_iri(location)
     graph.add((node, RDF.type, ER.SiteStatus))
     if location:

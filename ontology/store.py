@@ -18,6 +18,7 @@ from typing import Any
 
 from rdflib import Graph, URIRef
 
+from ontology.ns import new_graph
 from ontology.results import CSV_TYPE, JSON_TYPE, NT_TYPE, QueryResult, Term
 
 log = logging.getLogger(__name__)
@@ -349,6 +350,10 @@ class GraphStore:
         For live state (online, last seen, health figures) that must never accumulate; one
         SPARQL update, so readers never see a device with neither the old nor the new value.
         """
+        if not isinstance(data, Graph):        # Triples (ontology.ns) or any iterable of triples
+            graph = new_graph()
+            graph += data
+            data = graph
         pairs = sorted({(s.n3(), p.n3()) for s, p, _ in data})
         if not pairs:
             return
