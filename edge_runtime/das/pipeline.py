@@ -1,8 +1,10 @@
 """One window of envelope image in, vehicle detections out: the named steps in order.
 
-    normalise_columns -> directional_smooth (per direction) -> ridge_mask -> hough_segments
-    -> segments_to_lines -> merge_lines (DBSCAN) -> split_line (close followers)
-    -> dedupe -> fit_line (speed) -> merge_truck_parts -> line_features (classifier inputs)
+    normalise_columns (per band; the detection image mixes the quasi-static and 14-40 Hz
+    bands by ``detect_weights``) -> directional_smooth (per direction) -> ridge_mask
+    -> hough_segments -> segments_to_lines -> merge_lines (DBSCAN) -> split_line (close
+    followers) -> dedupe -> fit_line (speed) -> merge_truck_parts -> join_undipped (one
+    vehicle seen on two lines) -> line_contrast gate (chance lines) -> line_features
 
 Pure: the same window gives the same detections; state lives in ``streaming.py``.
 """
@@ -14,6 +16,7 @@ from edge_runtime.das.lines import (ImageAxes, directional_smooth, hough_segment
                                     normalise_columns, ridge_mask, segments_to_lines)
 from edge_runtime.das.params import DetectionParams
 from edge_runtime.das.preprocess import Geometry
+from edge_runtime.das.suppress import join_undipped, line_contrast
 from edge_runtime.das.vehicles import (Detection, dedupe, fit_line, line_features, merge_truck_parts,
                                        split_line)
 
@@ -41,7 +44,12 @@ def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
                   params: DetectionParams) -> list[Detection]:
     """Vehicles in one window of ``envelope`` rows ``(time, feature, bin)``."""
     axes = window_axes(geometry, t_start)
-    z, alive = normalise_columns(envelope[:, 0, :])
+    images = [normalise_columns(envelope[:, band, :]) for band in range(3)]
+    z, alive = images[0]
+    weights = np.asarray(params.detect_weights, dtype=np.float32)
+    if np.any(weights[1:] > 0):
+        z = np.ascontiguousarray(sum(w * im for w, (im, _) in zip(weights, images) if w > 0) / weights.sum(),
+                                 dtype=np.float32)
     lines = candidate_lines(z, axes, params)
     candidates = dedupe([det for t_c, slowness, *_ in lines
                          for det in split_line(z, axes, alive, t_c, slowness, params)], params)
@@ -57,8 +65,12 @@ def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
         if fitted is not None and fitted.coverage >= params.min_coverage:
             refined.append(fitted)
     detections = merge_truck_parts(dedupe(refined, params), params)
-    vib_low, _ = normalise_columns(envelope[:, 1, :])
-    vib_high, _ = normalise_columns(envelope[:, 2, :])
+    if params.join_dip > 0:
+        detections = join_undipped(z, axes, alive, detections, params)
+    if params.min_contrast > 0:
+        detections = [d for d in detections if line_contrast(z, axes, alive, d, params.contrast_reach_s,
+                                                                     params.contrast_quantile)
+                      >= params.min_contrast]
     for det in detections:
-        det.features = line_features([z, vib_low, vib_high], axes, alive, det)
+        det.features = line_features([im for im, _ in images], axes, alive, det)
     return detections
