@@ -143,6 +143,10 @@ class _Collector:
         yield _counter("ingest_batches", "store transactions of the ingest writer", stats["batches"])
         yield _counter("events_dropped", "events not delivered to listeners (queue full)",
                        stats.get("events_dropped", 0))
+        yield _counter("ingest_backpressure_waits", "times the network thread paused reading: ingest queue full",
+                       stats.get("backpressure_waits", 0))
+        yield _counter("ingest_backpressure_seconds", "seconds the network thread paused reading (broker holds the rest)",
+                       stats.get("backpressure_s", 0.0))
         rejected = CounterMetricFamily("cloud_sync_rejected", "messages refused, by reason", labels=["reason"])
         for reason, count in sorted((stats.get("rejected") or {}).items()):
             rejected.add_metric([reason], count)

@@ -60,6 +60,8 @@ def _insert_many(db, insert: str, rows: list[tuple]) -> None:
         db.execute(insert + ",".join([one] * len(rest)), [value for row in rest for value in row])
 
 
+MAX_QUEUE = 100_000     # messages waiting for the store before the network thread waits
+BACKPRESSURE_MAX_S = 20.0
 GATHER_S = 0.01         # a woken writer waits this long for more (a burst becomes one batch)
 GATHER_BELOW = 500
 STORE_RETRY_S = 1.0      # pause after the store itself failed (locked, disk full)
@@ -85,10 +87,14 @@ def rejected(topic: str, payload: bytes, error: ProtocolError, delivery: Deliver
 
 class IngestWriter:
     def __init__(self, store: Store, events: EventHub, batch_max: int = 5000,
-                 health_keep: int = HEALTH_KEEP, rejections: RejectionCounter | None = None):
+                 health_keep: int = HEALTH_KEEP, rejections: RejectionCounter | None = None,
+                 max_queue: int = MAX_QUEUE):
         self.store = store
         self.events = events
         self.batch_max = batch_max
+        self.max_queue = max_queue
+        self.backpressure_waits = 0        # times the network thread waited for room
+        self.backpressure_s = 0.0
         self.book = DeviceBook(health_keep=health_keep)
         self.stored = 0
         self.duplicates = 0
@@ -110,6 +116,22 @@ class IngestWriter:
         self._queue.append(item)
         if not self._wake.is_set():
             self._wake.set()
+
+    def wait_for_room(self, timeout: float = BACKPRESSURE_MAX_S) -> None:
+        """Network thread, before ``submit``: while the queue is full, stop reading the socket.
+
+        The broker then holds the rest (QoS1 in flight and queued for this session; QoS0
+        heartbeats beyond its limits are dropped there and counted by it), instead of this
+        process growing without bound. Waits until the queue is down to 80 % or ``timeout``
+        (kept below the MQTT keepalive, so the broker never drops the session for it)."""
+        if len(self._queue) < self.max_queue:
+            return
+        self.backpressure_waits += 1
+        start = time.monotonic()
+        while len(self._queue) >= self.max_queue * 0.8 and time.monotonic() - start < timeout \
+                and not self._stop.is_set() and self._thread is not None and self._thread.is_alive():
+            self._stop.wait(0.01)
+        self.backpressure_s += time.monotonic() - start
 
     @property
     def pending(self) -> int:
@@ -310,7 +332,8 @@ class IngestWriter:
                           item.message["detail"], "validation", item.received)
 
     def _on_timeout(self, db, item: Inbound) -> Event | None:
-        return self.book.timeout(db, item.device_id, item.message.get("last_arrival", item.received))
+        return self.book.timeout(db, item.device_id, item.message.get("last_arrival", item.received),
+                                 bool(item.message.get("shared")))
 
     def _set_document(self, db, item: Inbound, column: str) -> dict:
         """Store the message body as the device's ``column`` document (td, reported, desired)."""

@@ -69,16 +69,22 @@ class DeviceBook:
         if device_id and kind not in NOT_TRAFFIC:
             self.arrived[device_id] = received
 
-    def timed_out(self, now: float, offline_after) -> list[tuple[str, float]]:
+    def timed_out(self, now: float, offline_after,
+                  shared: dict[str, float | None] | None = None) -> list[tuple[str, float]]:
         """(device, last arrival) of online devices silent for longer than
-        ``offline_after(heartbeat_s)``; each is marked so it is reported only once."""
+        ``offline_after(heartbeat_s)``; each is marked so it is reported only once.
+
+        ``shared`` (replicas): device -> last_seen of the devices the shared store says are
+        online; then that list, not this replica's memory, says who is online, and the
+        newest of the store's and this replica's own arrivals says when each was heard."""
         with self.lock:
             statuses = list(self.status.items())
         out = []
         for device_id, status in statuses:
-            if not status.online or status.timeout_pending:
+            if (not status.online if shared is None else device_id not in shared) or status.timeout_pending:
                 continue
-            last = max(status.last_seen or 0.0, self.arrived.get(device_id, 0.0))
+            last = max(status.last_seen or 0.0, self.arrived.get(device_id, 0.0),
+                       (shared or {}).get(device_id) or 0.0)
             if last and now - last > offline_after(status.heartbeat_s):
                 status.timeout_pending = True
                 out.append((device_id, last))
@@ -121,11 +127,12 @@ class DeviceBook:
                        "ORDER BY ts DESC LIMIT -1 OFFSET ?)", (device_id, self.health_keep))
             status.history_rows = self.health_keep
 
-    def timeout(self, db, device_id: str, last_arrival: float) -> Event | None:
-        """The monitor's verdict, unless the device was heard from since it was made."""
+    def timeout(self, db, device_id: str, last_arrival: float, shared: bool = False) -> Event | None:
+        """The monitor's verdict, unless the device was heard from since it was made (or, on a
+        lone coordinator, is offline already; a replica leader goes by the shared store)."""
         status = self.device(db, device_id)
         status.timeout_pending = False
-        if not status.online or self.arrived.get(device_id, 0.0) > last_arrival:
+        if (not status.online and not shared) or self.arrived.get(device_id, 0.0) > last_arrival:
             return None
         status.online = False
         db.execute("UPDATE devices SET online = 0 WHERE device_id = ?", (device_id,))
@@ -142,8 +149,11 @@ class DeviceBook:
             s = self.status[device_id]
             rows.append((s.last_seen, json.dumps(s.health) if s.health is not None else None,
                          s.heartbeat_s, device_id))
+        # Traffic from a device whose last state said online makes it online in the store: with
+        # replicas another one (the leader) may have timed it out since this one last looked.
         db.executemany("UPDATE devices SET last_seen = ?, health = COALESCE(?, health), "
-                       "heartbeat_s = COALESCE(?, heartbeat_s) WHERE device_id = ?", rows)
+                       "heartbeat_s = COALESCE(?, heartbeat_s), "
+                       "online = CASE WHEN state_online = 1 THEN 1 ELSE online END WHERE device_id = ?", rows)
         return dirty
 
     def committed(self) -> None:

@@ -50,6 +50,7 @@ def main(argv=None) -> int:
         print(f"{'LEADER' if leader else 'FOLLOWER'} {args.replica_id} {time.time():.3f}", flush=True)
 
     lease = LeaderLease(args.store, f"fleet-{args.fleet}", poll_s=args.lease_poll, on_change=changed).start()
+    coord.liveness_leader = lambda: lease.is_leader     # heartbeat timeouts: the leader's job
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     next_stats = time.monotonic() + args.stats_s

@@ -18,10 +18,11 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from cloud_sync.coordinator.events import Event, EventHub, Listener
 from cloud_sync.coordinator.ingest import Inbound, IngestWriter, rejected
+from cloud_sync.coordinator.liveness import DIRTY_WRITE_S
 from cloud_sync.coordinator.requests import Reply, Requester
 from cloud_sync.coordinator.pg_store import open_store
 from cloud_sync.coordinator.store import Store
@@ -73,6 +74,10 @@ class Coordinator:
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
+        # Replicas on shared subscriptions each hear ~1/N of a device's heartbeats: only the
+        # leader may judge liveness, from the last_seen all replicas mirror to the shared store
+        # (replica.py sets this to the lease's is_leader). None: a lone coordinator, always judges.
+        self.liveness_leader: Callable[[], bool] | None = None
         self.link: Link | None = None
         self.requester: Requester | None = None
 
@@ -175,6 +180,8 @@ class Coordinator:
                 "pending": self.writer.pending, "rejected": self.rejections.snapshot(),
                 "quarantined": self.writer.quarantined,
                 "events_dropped": self.events.dropped,
+                "backpressure_waits": self.writer.backpressure_waits,
+                "backpressure_s": round(self.writer.backpressure_s, 3),
                 "late_replies": self.requester.late_replies if self.requester else 0}
 
     def add_listener(self, fn: Listener) -> None:
@@ -272,22 +279,36 @@ class Coordinator:
                                        {"name": route.name, "ok": reply.ok,
                                         "latency_s": reply.latency_s}, message["ts"]))
             return
+        self.writer.wait_for_room()
         self.writer.submit(Inbound(route.kind, route.device_id, route.name, message, payload,
                                    time.time(), topic, delivery))
 
     # ----- liveness ---------------------------------------------------------------------------------
     def _offline_after(self, heartbeat_s: float | None) -> float:
         if self.offline_after_s is not None:
-            return self.offline_after_s
-        if heartbeat_s:
-            return max(self.heartbeat_misses * heartbeat_s, 2.0)
-        return DEFAULT_OFFLINE_AFTER_S
+            base = self.offline_after_s
+        elif heartbeat_s:
+            base = max(self.heartbeat_misses * heartbeat_s, 2.0)
+        else:
+            base = DEFAULT_OFFLINE_AFTER_S
+        # a replica's view of others' traffic is the mirrored last_seen, up to DIRTY_WRITE_S old
+        return base + (DIRTY_WRITE_S if self.share_group else 0.0)
 
     def _monitor_loop(self) -> None:
         while not self._stop.wait(0.5):
+            if self.liveness_leader is not None and not self.liveness_leader():
+                continue
+            shared = None
+            if self.share_group:
+                try:
+                    shared = dict(self.store.query("SELECT device_id, last_seen FROM devices WHERE online = 1"))
+                except Exception as exc:     # the shared store is down: judge nobody rather than everybody
+                    log.warning("liveness check skipped: shared store unreadable (%s)", exc)
+                    continue
             now = time.time()
-            for device_id, last in self.writer.book.timed_out(now, self._offline_after):
-                self.writer.submit(Inbound("timeout", device_id, None, {"last_arrival": last}, b"", now))
+            for device_id, last in self.writer.book.timed_out(now, self._offline_after, shared):
+                self.writer.submit(Inbound("timeout", device_id, None,
+                                           {"last_arrival": last, "shared": shared is not None}, b"", now))
 
     def _write_runtime_file(self) -> None:
         """Let ``cloud-sync cmd --data DIR`` find the broker of a running coordinator."""

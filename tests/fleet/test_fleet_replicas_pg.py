@@ -31,12 +31,13 @@ def postgres(tmp_path_factory):
 
 
 class Replica:
-    def __init__(self, replica_id: str, broker: str, store: str, data: Path):
+    def __init__(self, replica_id: str, broker: str, store: str, data: Path, offline_after: float | None = None):
         self.id = replica_id
         self.lines: list[tuple[float, str]] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cloud_sync.coordinator.replica", "--broker", broker, "--store", store,
-             "--replica-id", replica_id, "--data", str(data), "--lease-poll", "0.5", "--stats-s", "1"],
+             "--replica-id", replica_id, "--data", str(data), "--lease-poll", "0.5", "--stats-s", "1"]
+            + (["--offline-after", str(offline_after)] if offline_after else []),
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         threading.Thread(target=self._read, daemon=True).start()
@@ -107,3 +108,58 @@ def test_three_replicas_leader_killed_mid_stream(mosquitto, postgres, tmp_path):
     assert set(stored) == expected, (len(expected - set(stored)), len(set(stored) - expected))   # 0 lost
     assert max(stored.values()) == 1                                                            # 0 twice
     print(f"takeover {took - killed_at:.2f} s, {len(expected)} results")
+
+
+def _online(url: str, device_id: str) -> int | None:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT online FROM devices WHERE device_id = %s", (device_id,)).fetchone()
+    return row[0] if row else None
+
+
+def test_replicas_on_shared_heartbeats_keep_a_talking_device_online_and_the_leader_times_out_a_silent_one(
+        mosquitto, postgres, tmp_path):
+    """Each replica hears about 1/3 of a device's heartbeats (shared subscription): if every
+    replica judged liveness from its own share, talking devices would flap offline. Only the
+    leader judges, from the last_seen all replicas mirror to PostgreSQL."""
+    import paho.mqtt.client as mqtt
+
+    from cloud_sync.protocol import TopicTree, encode, envelope
+
+    url = postgres.url                       # the same database as the test above: new device ids
+    replicas = {}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="liveness-dev")
+    try:
+        for rid in ("a0", "a1", "a2"):
+            replicas[rid] = Replica(rid, mosquitto.url, url, tmp_path / rid, offline_after=3.0)
+        for rid in replicas:
+            assert replicas[rid].first(f"READY {rid}", 60), replicas[rid].lines[-5:]
+        assert any(r.first(f"LEADER {r.id}", 20) for r in replicas.values())
+        topics = TopicTree("edge", "default")
+        host, port = mosquitto.url.rsplit("//", 1)[1].rsplit(":", 1)
+        client.connect(host, int(port))
+        client.loop_start()
+        device = "live-dev-1"
+        client.publish(topics.device(device, "state"), encode(envelope(device, 0, {"online": True, "bdSeq": 1})),
+                       qos=1, retain=True).wait_for_publish(10)
+        samples = []
+        t_end = time.monotonic() + 14
+        while time.monotonic() < t_end:                      # 1 Hz heartbeats for 14 s
+            client.publish(topics.device(device, "health"),
+                           encode(envelope(device, 0, {"interval_s": 1.0, "cpu_percent": 5.0})), qos=0)
+            time.sleep(1.0)                                  # the heartbeat period itself
+            samples.append(_online(url, device))
+        flaps = [i for i, s in enumerate(samples[3:], 3) if s != 1]
+        assert samples[-1] == 1 and not flaps, f"talking device shown offline at seconds {flaps}: {samples}"
+        silent_at = time.monotonic()                         # heartbeats stop, connection stays up
+        deadline = silent_at + 3.0 + 5.0 + 10.0
+        while time.monotonic() < deadline and _online(url, device) != 0:
+            time.sleep(0.2)
+        took = time.monotonic() - silent_at
+        assert _online(url, device) == 0, "silent device never timed out"
+        assert took >= 3.0, f"timed out after {took:.1f} s, before its 3 s allowance"
+        print(f"silent device offline after {took:.1f} s")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        for replica in replicas.values():
+            replica.stop()

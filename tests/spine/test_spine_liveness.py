@@ -11,6 +11,7 @@ from cloud_sync.coordinator.ingest import Inbound, IngestWriter
 from cloud_sync.coordinator.liveness import HEALTH_EVERY_S
 from cloud_sync.coordinator.store import Store
 from cloud_sync.protocol import envelope
+from edge_runtime.waiting import wait_until
 
 
 def _heartbeat(device: str, ts: float, cpu: float) -> Inbound:
@@ -67,4 +68,37 @@ def test_a_writer_behind_its_queue_never_times_out_devices_that_are_talking(tmp_
     # the pending marks are cleared: a device silent again is reported again
     again = {d for d, _ in writer.book.timed_out(t0 + 20, offline_after)}
     assert "d3" in again and "d40" not in again      # d40 is offline already
+    store.close()
+
+
+def test_a_full_ingest_queue_pauses_the_network_thread_until_the_store_catches_up(tmp_path):
+    """Bounded memory: past ``max_queue`` the network thread stops reading (the broker keeps
+    the rest) instead of the coordinator growing by gigabytes (a 10k soak reached 2.2 GB)."""
+    import sqlite3
+    import threading
+
+    store = Store(tmp_path)
+    writer = IngestWriter(store, EventHub(), max_queue=50)
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")              # the store is busy: the writer's batch waits
+    writer.start()
+    t0 = 1_700_000_000.0
+    writer.submit(_heartbeat("d0", t0, 1.0))
+    wait_until(lambda: writer.pending == 0, 10, what="the writer took its first batch (and waits on the store)")
+    for i in range(60):
+        writer.submit(_heartbeat(f"d{i}", t0 + 1, 1.0))
+    returned = threading.Event()
+    network = threading.Thread(target=lambda: (writer.wait_for_room(timeout=30), returned.set()))
+    network.start()
+    try:
+        assert not returned.wait(0.5), "the network thread went on although the queue is full"
+        assert writer.backpressure_waits == 1
+    finally:
+        blocker.execute("COMMIT")                   # store free again: the queue drains
+    assert returned.wait(20), "the network thread did not resume once the queue drained"
+    network.join(5)
+    assert writer.flush(20) and writer.pending == 0
+    assert writer.backpressure_s >= 0.5
+    writer.stop()
+    blocker.close()
     store.close()
