@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from cloud_sync.dashboard.activity import ActivityLog
+from cloud_sync.lidar.sensor_health import lidar_sensor_health
 
 BACKLOG_ALARM = 500          # results waiting in a device's outbox
 RECENT = 200
@@ -83,6 +84,7 @@ class FleetViews:
             if row["dropped"]:
                 found.append({"severity": "warning", "device": row["id"],
                               "message": f"{row['id']}: {row['dropped']} results dropped by the outbox policy"})
+        found.extend(self._lidar_alarms())
         for job in self.coordinator.deployments():
             if job["state"] in ("rolled_back", "failed", "rejected"):
                 found.append({"severity": "warning", "device": job["device_id"],
@@ -137,17 +139,32 @@ class FleetViews:
                 "events": events[-50:][::-1], "per_minute": minutes[-30:][::-1], "waterfall": waterfall}
 
     def lidar(self, _rest: str = "") -> dict[str, Any]:
-        latest = self.activity.recent("lidar", limit=1)
+        latest = self._latest_lidar()
         if latest:
-            return {k: latest[0].get(k, []) for k in ("tracks", "sensors")} | \
+            return {k: latest[0].get(k, []) for k in ("tracks", "sensors", "health")} | \
                 {"bounds": latest[0].get("bounds"), "links": latest[0].get("links", 0)}
         tracks: dict[tuple[str, int], list] = defaultdict(list)
-        for r in self._results_of_kind("lidar"):
+        records = self._results_of_kind("lidar")
+        for r in records:
             for t in r["body"].get("tracks") or []:
                 if "x" in t and "y" in t:
                     tracks[(r["device_id"], t.get("id", 0))].append([t["x"], t["y"]])
         return {"tracks": [{"id": i, "points": pts[-100:]} for i, pts in enumerate(tracks.values())],
-                "sensors": [], "bounds": None}
+                "sensors": [], "bounds": None, "health": lidar_sensor_health(records)}
+
+    def _latest_lidar(self) -> list[dict[str, Any]]:
+        """The demo's fused LiDAR view (tracks, links, health), when one is being recorded."""
+        return self.activity.recent("lidar", limit=1) if self.activity is not None else []
+
+    def _lidar_alarms(self) -> list[dict[str, str]]:
+        """A sensor that is not 'ok' (no floor, implausible background, blind) is an alarm:
+        a tracker that sees nobody must say why rather than report an empty walkway."""
+        latest = self._latest_lidar()
+        health = latest[0].get("health", []) if latest else lidar_sensor_health(self._results_of_kind("lidar"))
+        return [{"severity": "critical" if h["status"] == "blind" else "warning", "device": h["device"],
+                 "message": f"LiDAR {h['sensor']} on {h['device']} is {h['status']}: "
+                            + ("; ".join(h["issues"]) or "no reason given")}
+                for h in health if h["status"] != "ok"]
 
     def fl(self, _rest: str = "") -> dict[str, Any]:
         rounds = self.activity.recent("fl", limit=RECENT)

@@ -18,6 +18,7 @@ class LidarWalkway(Workload):
 
     def setup(self, ctx: DemoContext) -> None:
         from cloud_sync.lidar.linking import GlobalLinker, LinkerConfig
+        from cloud_sync.lidar.sensor_health import SensorHealthBook
         from edge_runtime.lidar.scene_format import SceneWriter
         from edge_runtime.lidar.synth_scene import WalkwaySimulator, walkway_spec
 
@@ -37,6 +38,7 @@ class LidarWalkway(Workload):
         self.linker = GlobalLinker(LinkerConfig())
         self.seen: dict[str, float] = {}        # message id -> device ts, inside the look-back
         self.live: dict[str, list[dict]] = {}
+        self.health = SensorHealthBook()        # newest ok/degraded/blind (and why) per sensor
         self.since = time.time() - 60
         ctx.say(f"lidar scene        {self.scene_dir} ({spec.n_frames} frames × {len(spec.sensors)} sensors, "
                 f"{self.PEOPLE} people)")
@@ -56,6 +58,7 @@ class LidarWalkway(Workload):
                 continue
             self.seen[result["msg_id"]] = result["ts"]
             body = result["body"]
+            self.health.add(result["device_id"], body, result["ts"])
             if body.get("type") == "segment":
                 segment = TrackSegment.from_record(body)
                 self.linker.add(segment)
@@ -73,7 +76,8 @@ class LidarWalkway(Workload):
         live = [{"id": f"{sensor}:{t['id']}", "points": [[t["x"], t["y"]]]}
                 for sensor, items in self.live.items() for t in items]
         ctx.stack.activity.record("lidar", {"tracks": tracks + live, "sensors": self.sensors,
-                                            "bounds": self.bounds, "links": len(self.linker.links)})
+                                            "bounds": self.bounds, "links": len(self.linker.links),
+                                            "health": self.health.rows()})
 
     def summary(self, ctx: DemoContext) -> str:
         return (f"{self.stored(ctx)} records, {len(self.linker.segments)} track segments, "

@@ -17,11 +17,11 @@ DEMO_SECONDS = float(os.environ.get("DEMO_TEST_SECONDS", "60"))
 
 
 class DemoRun:
-    def __init__(self, data_dir: Path, port: int):
+    def __init__(self, data_dir: Path, port: int, seconds: float = DEMO_SECONDS):
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{port}/"
         self.lines: list[str] = []
-        cmd = [sys.executable, "-m", "cloud_sync.cli", "demo", "--duration", str(DEMO_SECONDS),
+        cmd = [sys.executable, "-m", "cloud_sync.cli", "demo", "--duration", str(seconds),
                "--devices", "6", "--http-port", str(port), "--data", str(data_dir)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})

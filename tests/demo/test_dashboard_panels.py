@@ -79,6 +79,10 @@ def test_lidar_view_has_a_metre_scale_and_fl_shows_accuracy_before_and_after(dem
     page = _open(browser, demo_run.url + "#lidar", 1440, errors)
     page.wait_for_function("document.querySelector('#lidar-top').dataset.scaleM > 0", timeout=90_000)
     assert page.get_attribute("#lidar-top", "data-axes") == "x (m)|y (m)"
+    # every sensor of the demo says whether it can see (ok / degraded / blind, with reasons)
+    page.wait_for_function("document.querySelectorAll('#lidar-health tbody tr[data-i]').length >= 3", timeout=30_000)
+    states = page.eval_on_selector_all("#lidar-health td[data-label=Status]", "tds => tds.map((td) => td.innerText)")
+    assert states and set(states) <= {"ok", "degraded", "blind"}, states
     page.goto(demo_run.url + "#fl")
     page.reload()
     page.wait_for_function("document.querySelector('#fl-curve').dataset.state === 'data'", timeout=90_000)

@@ -185,7 +185,12 @@ async function loadDas() {
 async function loadLidar() {
   const d = await getJSON("/api/lidar");
   const trajectories = d.tracks.filter((t) => t.points.length > 1);
-  $("#lidar-summary").textContent = `${trajectories.length} global trajectories · ${d.links ?? 0} cross-sensor links · ${d.sensors.length} sensors`;
+  const health = d.health || [], unwell = health.filter((h) => h.status !== "ok");
+  $("#lidar-summary").textContent = `${trajectories.length} global trajectories · ${d.links ?? 0} cross-sensor links · ${d.sensors.length} sensors`
+    + (unwell.length ? ` · ${unwell.length} sensor(s) not ok (see Sensor health)` : "");
+  fillRows($("#lidar-health"), health, (h) => [esc(h.sensor), esc(h.device), `<span class="state-${esc(h.status)}">${esc(h.status)}</span>`,
+    h.since ? ago(h.since) : "–", esc((h.issues || []).join("; ") || (h.status === "ok" ? "floor, background and coverage plausible" : "reason not reported yet"))],
+    { empty: "No LiDAR sensor has reported yet. Each <code>lidar</code> task reports ok / degraded / blind (floor, background, beam coverage) with its tracks." });
   const holder = $("#lidar-top");
   if (!d.tracks.length && !d.sensors.length) {
     Charts.showEmpty(holder, "No LiDAR tracks yet. Appears when devices run <code>lidar</code> tasks and the coordinator links their tracks (the demo runs three sensors on a 60 m walkway).");
