@@ -1,15 +1,19 @@
-"""Car/truck classifier: logistic regression on five documented line features.
+"""Car/truck classifier: logistic regression on six documented line features.
 
 Features (measured by ``vehicles.line_features`` around each vehicle's line):
 ``qs_snr`` (quasi-static load signal, log10 SNR), ``vib_low`` (4-14 Hz road vibration),
 ``vib_high`` (14-40 Hz), ``vib_ratio`` (low minus high: trucks shake the road lower)
 and ``length_m`` (how long the vehicle's load footprint is, from the aligned profile
-width times speed). Trucks are heavier, longer and lower-pitched.
+width times speed); plus ``qs_rel`` (added by ``streaming``: ``qs_snr`` less the median of
+the lane's recent vehicles, so site gain and lane distance cancel). Trucks are heavier,
+longer and lower-pitched.
 
-The trained model is 13 numbers, committed as ``classifier_params.json``; retrain it
-deterministically with ``python -m edge_runtime.das.classify`` (labelled synthetic
-scenes of the own simulator and of the scene family's tuning seeds, fixed seeds), which
-also prints the validation balanced accuracy.
+The trained model is 15 numbers, committed as ``classifier_params.json``; retrain it
+deterministically with ``python -m edge_runtime.das.classify``. It is trained on the
+scene family's tuning seeds (never the report seeds): on them a model trained with the
+own simulator's scenes as well scored lower (leave-one-scene-out balanced accuracy 0.893
+vs 0.915), and the own simulator's validation scenes score the same (0.992). The command
+prints the leave-one-scene-out figure and the own-simulator validation.
 """
 from __future__ import annotations
 
@@ -21,10 +25,9 @@ from typing import Sequence
 
 import numpy as np
 
-FEATURES = ("qs_snr", "vib_low", "vib_high", "vib_ratio", "length_m")
+FEATURES = ("qs_snr", "vib_low", "vib_high", "vib_ratio", "length_m", "qs_rel")
 PARAMS_PATH = Path(__file__).with_name("classifier_params.json")
-TRAIN_SEEDS = tuple(range(100, 112))
-VALIDATION_SEEDS = tuple(range(200, 206))
+VALIDATION_SEEDS = tuple(range(200, 206))     # own-simulator scenes, validation only
 
 
 @dataclass
@@ -85,26 +88,26 @@ def labelled_features(seeds: Sequence[int], **scene_kwargs) -> tuple[np.ndarray,
         scene = make_scene(SceneConfig(seed=seed, **scene_kwargs))
         events = detect_record(scene.record(), classifier=lambda f: ("car", 0.5))
         for truth, det in match([v.to_dict() for v in scene.vehicles], events).pairs:
-            rows.append([det["features"][name] for name in FEATURES])
+            rows.append([det["features"].get(name, 0.0) for name in FEATURES])
             labels.append(1 if truth["cls"] == "truck" else 0)
     return np.asarray(rows), np.asarray(labels)
 
 
-def family_labelled_features(seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Same, on scene-family scenes (``scene_family.TUNING_SEEDS`` only: never the report set)."""
+def family_labelled_features(seeds: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Same, per scene-family scene (``scene_family.TUNING_SEEDS`` only: never the report set)."""
     from edge_runtime.das.evaluate import match
     from edge_runtime.das.scene_family import REPORT_SEEDS, FamilyScene
     from edge_runtime.das.streaming import detect_record
     if set(seeds) & set(REPORT_SEEDS):
         raise ValueError("the classifier must not be trained on the scene family's report seeds")
-    rows, labels = [], []
+    out = []
     for seed in seeds:
         scene = FamilyScene(seed)
         events = detect_record(scene.record(), classifier=lambda f: ("car", 0.5))
-        for truth, det in match(scene.truth(), events, tolerance_s=1.0).pairs:
-            rows.append([det["features"][name] for name in FEATURES])
-            labels.append(1 if truth["cls"] == "truck" else 0)
-    return np.asarray(rows), np.asarray(labels)
+        pairs = match(scene.truth(), events, tolerance_s=1.0).pairs
+        out.append((np.asarray([[det["features"].get(name, 0.0) for name in FEATURES] for _, det in pairs]),
+                    np.asarray([1 if truth["cls"] == "truck" else 0 for truth, _ in pairs])))
+    return out
 
 
 def balanced_accuracy(model: LinearClassifier, x: np.ndarray, y: np.ndarray) -> float:
@@ -113,26 +116,37 @@ def balanced_accuracy(model: LinearClassifier, x: np.ndarray, y: np.ndarray) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Retrain, report validation, write ``classifier_params.json``.
+    """Retrain on the family's tuning seeds, report validation, write ``classifier_params.json``.
 
-    Training data: the own simulator's TRAIN_SEEDS plus the scene family's first eight
-    tuning seeds; validation: VALIDATION_SEEDS plus the last four tuning seeds. The
+    Validation: leave-one-scene-out over the tuning seeds (mean balanced accuracy per
+    scene, as the benchmark reports it) and the own simulator's VALIDATION_SEEDS. The
     family's report seeds are never used.
     """
     from edge_runtime.das.scene_family import TUNING_SEEDS
-    scene = {"duration_s": 120.0, "truck_fraction": 0.4}
-    parts = [labelled_features(TRAIN_SEEDS, **scene), family_labelled_features(TUNING_SEEDS[:8])]
-    x, y = np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    scenes = family_labelled_features(TUNING_SEEDS)
+    held_out = []
+    for i, (xi, yi) in enumerate(scenes):
+        rest = [s for j, s in enumerate(scenes) if j != i]
+        if len(yi):
+            held_out.append(_scene_balanced_accuracy(fit(np.vstack([s[0] for s in rest]),
+                                                         np.concatenate([s[1] for s in rest])), xi, yi))
+    x, y = np.vstack([s[0] for s in scenes]), np.concatenate([s[1] for s in scenes])
     model = fit(x, y)
-    parts = [labelled_features(VALIDATION_SEEDS, **scene), family_labelled_features(TUNING_SEEDS[8:])]
-    xv, yv = np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    print(f"train: {len(y)} vehicles ({int(y.sum())} trucks), balanced accuracy "
-          f"{balanced_accuracy(model, x, y):.3f}")
-    print(f"validation: {len(yv)} vehicles ({int(yv.sum())} trucks), balanced accuracy "
+    xv, yv = labelled_features(VALIDATION_SEEDS, duration_s=120.0, truck_fraction=0.4)
+    print(f"train: {len(y)} vehicles ({int(y.sum())} trucks) on {len(scenes)} tuning scenes, balanced "
+          f"accuracy {balanced_accuracy(model, x, y):.3f}; leave-one-scene-out mean {np.mean(held_out):.3f}, "
+          f"worst {np.min(held_out):.3f}")
+    print(f"own-simulator validation: {len(yv)} vehicles ({int(yv.sum())} trucks), balanced accuracy "
           f"{balanced_accuracy(model, xv, yv):.3f}")
     PARAMS_PATH.write_text(json.dumps(model.to_dict(), indent=1) + "\n")
     print(f"wrote {PARAMS_PATH}")
     return 0
+
+
+def _scene_balanced_accuracy(model: LinearClassifier, x: np.ndarray, y: np.ndarray) -> float:
+    """Mean recall over the classes present in one scene (as ``evaluate.Score`` computes it)."""
+    pred = np.array([model(dict(zip(FEATURES, row)))[0] == "truck" for row in x], dtype=int)
+    return float(np.mean([np.mean(pred[y == c] == c) for c in (0, 1) if np.any(y == c)]))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ vehicle is final:
 """
 from __future__ import annotations
 
+import collections
 import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -27,6 +28,7 @@ from edge_runtime.das.record import DasRecord
 from edge_runtime.das.vehicles import Detection
 
 Classifier = Callable[[dict[str, float]], tuple[str, float]]
+LOAD_HISTORY = 40          # vehicles per lane behind the relative-load reference
 
 
 @dataclass
@@ -62,6 +64,9 @@ class StreamingDetector:
         self.classifier = classifier
         self.windows_done = 0
         self.final_until_s = -np.inf    # every vehicle passing before this has been reported
+        # quasi-static load of recently reported vehicles, per direction (lane): the reference
+        # of the relative-load feature ``qs_rel``
+        self._loads: dict[int, collections.deque] = {d: collections.deque(maxlen=LOAD_HISTORY) for d in (1, -1)}
 
     @classmethod
     def for_record(cls, record: DasRecord, **kwargs: Any) -> "StreamingDetector":
@@ -118,6 +123,7 @@ class StreamingDetector:
         local = self._rows[start - self._rows_offset: stop - self._rows_offset]
         t_start = self.row_time0 + start / g.out_fs
         detections = detect_window(local, g, t_start, self.params)
+        self._relative_load(detections)
         half_margin = (self.window_rows - self.hop_rows) / 2.0 / g.out_fs
         core_lo = -np.inf if k == 0 else t_start + half_margin
         core_hi = np.inf if last else t_start + half_margin + self.hop_rows / g.out_fs
@@ -127,6 +133,8 @@ class StreamingDetector:
             if core_lo <= det.t_center < core_hi and not track.reported:
                 track.reported = True
                 events.append(self._event(track))
+                if "qs_snr" in det.features:
+                    self._loads[det.direction].append(det.features["qs_snr"])
         self.final_until_s = core_hi
         self._forget(t_start)
         drop = (k + 1) * self.hop_rows - self._rows_offset
@@ -135,6 +143,19 @@ class StreamingDetector:
             self._rows_offset += drop
         self.windows_done += 1
         return events
+
+    def _relative_load(self, detections: list[Detection]) -> None:
+        """``qs_rel``: a vehicle's load feature less the median of its lane's recent vehicles
+        (and of this window's). Site gain, cable depth and the lane's distance from the
+        cable scale every vehicle of a lane alike; a truck is heavier than the lane's
+        typical (mostly car) vehicle wherever it is."""
+        for direction in (1, -1):
+            own = [d for d in detections if d.direction == direction and "qs_snr" in d.features]
+            if not own:
+                continue
+            reference = float(np.median(list(self._loads[direction]) + [d.features["qs_snr"] for d in own]))
+            for d in own:
+                d.features["qs_rel"] = d.features["qs_snr"] - reference
 
     def _associate(self, det: Detection) -> _Track:
         """The track this detection continues, or a new one (new id)."""
