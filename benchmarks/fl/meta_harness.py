@@ -4,7 +4,8 @@ devices, same adaptation budget, several seeds, 95 % confidence intervals.
 
 A *method* is ``{"strategy": name, "rounds": R, "objective": ..., **strategy options}``,
 or ``{"centralised": steps, "batch_size": b, "lr": a}`` (pooled data, no federation),
-or ``{"random": True}``. Every method of one seed starts from the same θ₀ and is scored
+or ``{"random": True}``; ``"experiment": {...}`` gives one method its own experiment options.
+Every method of one seed starts from the same θ₀ and is scored
 by ``experiment.evaluate`` on every requested shot count.
 """
 from __future__ import annotations
@@ -33,7 +34,8 @@ def train_method(make_experiment: Callable[..., object], method: dict, seed: int
     method = dict(method)
     conditions = method.pop("conditions", conditions)
     objective = method.pop("objective", "episodic")
-    experiment = make_experiment(objective=objective) if objective != "episodic" else make_experiment()
+    options = method.pop("experiment", {})  # this method's own data options (e.g. no rotations)
+    experiment = make_experiment(**({"objective": objective} if objective != "episodic" else {}), **options)
     net = experiment.make_network(seed)
     started = time.perf_counter()
     if method.pop("random", False):
@@ -159,7 +161,8 @@ def finish_report(result: dict, path) -> dict:
 
     summary, shots = result["methods"], result["shots"]
     candidates = [m for m in ("reptile", "tinyreptile", "tinymetafed", "fedavg_episodic", "centralised") if m in summary]
-    result["margins"] = {f"{k}-shot": margins(summary, k, ["random_init", "fedavg"], candidates) for k in shots}
+    against = [m for m in ("random_init", "fedavg", "fedavg_long") if m in summary]
+    result["margins"] = {f"{k}-shot": margins(summary, k, against, candidates) for k in shots}
     path.write_text(json.dumps(result, indent=1))
     plot_accuracy_vs_bytes(summary, f"{shots[0]}-shot", path.with_suffix(".png"), result["title"])
     print(json.dumps(result["margins"], indent=1))

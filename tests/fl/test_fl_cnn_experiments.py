@@ -62,3 +62,40 @@ def test_fsdd_held_out_speaker_is_not_a_device():
     assert exp.adapt_set.x.shape == (20, 32 * 20) and len(exp.test_y) == 60
     result = exp.evaluate(exp.make_network(0).get_flat(), 0)
     assert 0.0 <= result["accuracy"] <= 1.0 and result["held_out"] == exp.held_out
+
+
+def test_rotated_training_classes_are_new_classes_and_never_reach_the_held_out_alphabets():
+    from edge_runtime.online.experiments.cnn import OmniglotCnn
+
+    plain = OmniglotCnn(split=1, samples_per_class=5)
+    rotated = OmniglotCnn(split=1, samples_per_class=5, rotations=4, objective="supervised")
+    assert len(rotated.train_classes) == 4 * len(plain.train_classes)
+    assert rotated.test_classes == plain.test_classes  # held-out characters: upright only
+    assert sum(len(rotated.by_class[c]) for c in rotated.test_classes) == sum(
+        len(plain.by_class[c]) for c in plain.test_classes)
+    assert set(rotated.device_ids()) == set(plain.device_ids())
+    base = plain.device_classes[plain.device_ids()[0]][0]
+    quarter = base + len(plain.train_classes) + len(plain.test_classes)  # id of its 90° copy
+    upright, turned = rotated.x[rotated.by_class[base]], rotated.x[rotated.by_class[quarter]]
+    side = rotated.size
+    np.testing.assert_allclose(np.rot90(upright.reshape(-1, side, side), 1, axes=(1, 2)).reshape(len(upright), -1),
+                               turned, atol=1e-6)
+    with pytest.raises(ValueError, match="rotations"):
+        OmniglotCnn(rotations=3)
+
+
+def test_wider_training_tasks_transfer_into_the_five_way_model():
+    from edge_runtime.online.experiments.cnn import OmniglotCnn
+
+    exp = OmniglotCnn(split=2, samples_per_class=5, rotations=4, train_way=20, eval_episodes=2,
+                      head_init="prototypes")
+    task = exp.device_task(exp.device_ids()[0], np.random.default_rng(3))
+    assert task.x.shape[0] == 100 and sorted(set(task.y.tolist())) == list(range(20))
+    wide = exp.make_network(4)
+    assert wide.n_outputs == 20
+    net, start = exp.adaptation_start(wide.get_flat())
+    assert net.n_outputs == 5
+    np.testing.assert_array_equal(start[net.mask_for(["conv0"])], wide.get_flat()[wide.mask_for(["conv0"])])
+    assert not np.any(start[net.mask_for(["out"])])
+    exp.init_task_head(wide, task)  # prototypes for all 20 labels of the device's task
+    assert np.mean(wide.predict(task.x) == task.y) > 0.5

@@ -47,20 +47,27 @@ class OmniglotCnn(FewShotClassification):
                  channels: tuple[int, ...] = (16, 32, 32, 32), size: int = 28, devices_per_alphabet: int = 2,
                  objective: str = "episodic", eval_episodes: int = 100, samples_per_round: int = 50,
                  samples_per_class: int | None = 10, adapt_steps: int = 20, adapt_lr: float = 0.1,
-                 head_init: str = "zero"):
+                 head_init: str = "zero", rotations: int = 1, train_way: int | None = None):
         from edge_runtime.online.datasets.omniglot import load_omniglot
 
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if rotations not in (1, 2, 4):
+            raise ValueError(f"rotations must be 1, 2 or 4 (multiples of 90°/180°), got {rotations!r}")
         data = load_omniglot(root, size)
         alphabets = sorted(set(data.alphabet.tolist()))
         pairs = list(itertools.combinations(alphabets, 2))
         self.held_out_alphabets = list(pairs[(split * 11) % len(pairs)])  # 11 is coprime to 28: splits differ
-        test = np.isin(data.alphabet, self.held_out_alphabets)
         rank = _rank_within_alphabet(data.names)
         groups = np.array([f"{a}#{rank[c] % devices_per_alphabet}" for a, c in zip(data.alphabet, data.character)])
-        flat = data.images.reshape(len(data.images), -1)
-        super().__init__(flat, data.character, groups, np.unique(data.character[test]), self.name,
+        images, character, groups = _rotated_classes(data, groups, self.held_out_alphabets, rotations)
+        test = np.isin(character, np.unique(data.character[np.isin(data.alphabet, self.held_out_alphabets)]))
+        flat = images.reshape(len(images), -1)
+        self.rotations = rotations
+        # the devices' training tasks may be wider than the evaluation's N-way ones (Snell et al. 2017
+        # trained 5-way Omniglot with 60-way episodes): only the task-local head's width differs
+        self.train_way = int(train_way or n_way)
+        super().__init__(flat, character, groups, np.unique(character[test]), self.name,
                          n_way=n_way, k_shot=k_shot, eval_episodes=eval_episodes,
                          samples_per_class=samples_per_class)
         mean, std = flat[~test].mean(), flat[~test].std()
@@ -70,7 +77,7 @@ class OmniglotCnn(FewShotClassification):
         if head_init not in ("zero", "prototypes"):
             raise ValueError(f"head_init must be 'zero' or 'prototypes', got {head_init!r}")
         self.head_init = head_init
-        self.train_classes = np.unique(data.character[~test])
+        self.train_classes = np.unique(character[~test])
         self.global_label = {int(c): i for i, c in enumerate(self.train_classes)}
         self.samples_per_round = samples_per_round
         self.adapt_steps, self.adapt_lr, self.adapt_batch = adapt_steps, adapt_lr, n_way * k_shot
@@ -81,26 +88,27 @@ class OmniglotCnn(FewShotClassification):
         b_c = −‖p_c‖² / s with s the mean squared feature norm — so the very first SGD step already
         moves the convolutions (from a zero head their gradient is zero). Same on the device's
         training tasks and in evaluation, for every method."""
-        if self.head_init != "prototypes" or net.n_outputs != self.n_way:
+        if self.head_init != "prototypes" or net.n_outputs not in (self.n_way, self.train_way):
             return
         h = np.asarray(data.x, np.float32)
         for layer in net.layers[:-1]:
             h = layer.forward(h)
         labels = np.asarray(data.y).reshape(-1)
         protos = np.stack([h[labels == c].mean(axis=0) if np.any(labels == c) else np.zeros(h.shape[1], np.float32)
-                           for c in range(self.n_way)])
+                           for c in range(net.n_outputs)])
         scale = float(np.mean(np.sum(h * h, axis=1))) or 1.0
         net.named_params["out.W"][...] = 2.0 * protos.T / scale
         net.named_params["out.b"][...] = -np.sum(protos * protos, axis=1) / scale
 
     def make_network(self, seed: int = 0, n_out: int | None = None) -> Network:
         if n_out is None:
-            n_out = self.n_way if self.objective == "episodic" else len(self.train_classes)
+            n_out = self.train_way if self.objective == "episodic" else len(self.train_classes)
         return cnn_network(self.size, self.size, self.channels, n_out, seed)
 
     def device_task(self, device_id: str, rng: np.random.Generator) -> LocalData:
         if self.objective == "episodic":
-            return super().device_task(device_id, rng)
+            idx, labels, _ = self._task(self.device_classes[device_id], self.samples_per_class, rng, self.train_way)
+            return LocalData(self.x[idx], labels)
         pool = np.concatenate([self.by_class[c] for c in self.device_classes[device_id]])
         idx = rng.choice(pool, size=min(self.samples_per_round, len(pool)), replace=False)
         return LocalData(self.x[idx], np.array([self.global_label[int(c)] for c in self.classes[idx]]))
@@ -111,15 +119,34 @@ class OmniglotCnn(FewShotClassification):
         return LocalData(self.x[idx], np.array([self.global_label[int(c)] for c in self.classes[idx]]))
 
     def adaptation_start(self, theta: np.ndarray) -> tuple[Network, np.ndarray]:
-        """An N-way network; θ of either objective transfers every layer but ``out`` (zeroed)."""
+        """An N-way network; θ of either objective (or of wider training tasks) transfers every layer
+        but ``out`` (zeroed)."""
         net = self.make_network(n_out=self.n_way)
         if theta.size != net.n_params:
-            source = self.make_network(n_out=len(self.train_classes))
+            out_in = net.named_params["out.W"].shape[0]  # features into the head
+            source = self.make_network(n_out=(theta.size - net.n_params + self.n_way * (out_in + 1)) // (out_in + 1))
             source.set_flat(theta)
             for name, view in net.named_params.items():
                 view[...] = 0.0 if name.startswith("out") else source.named_params[name]
             return net, net.get_flat()
         return super().adaptation_start(theta)
+
+
+def _rotated_classes(data, groups: np.ndarray, held_out: list[str], rotations: int):
+    """Training characters rotated by multiples of 360°/``rotations`` as *new* classes on the same
+    device (the augmentation of Santoro et al. 2016 / Finn et al. 2017 / Nichol et al. 2018, which
+    multiplies the classes a meta-learner or a supervised model sees); held-out characters are
+    never rotated. Returns (images, character ids, device groups)."""
+    if rotations == 1:
+        return data.images, data.character, groups
+    train = ~np.isin(data.alphabet, held_out)
+    n_chars, quarter = len(data.names), 4 // rotations
+    images, chars, grps = [data.images], [data.character], [groups]
+    for r in range(1, rotations):
+        images.append(np.rot90(data.images[train], k=r * quarter, axes=(1, 2)))
+        chars.append(data.character[train] + r * n_chars)
+        grps.append(groups[train])
+    return np.concatenate(images), np.concatenate(chars), np.concatenate(grps)
 
 
 def _rank_within_alphabet(names: list[str]) -> dict[int, int]:

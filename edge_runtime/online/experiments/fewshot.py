@@ -45,8 +45,8 @@ class FewShotClassification(Experiment):
     def device_ids(self) -> list[str]:
         return sorted(self.device_classes)
 
-    def _task(self, pool: list[int], shots: int | None, rng: np.random.Generator):
-        chosen = rng.choice(pool, size=self.n_way, replace=False)
+    def _task(self, pool: list[int], shots: int | None, rng: np.random.Generator, n_way: int | None = None):
+        chosen = rng.choice(pool, size=min(n_way or self.n_way, len(pool)), replace=False)
         picks = [rng.permutation(self.by_class[int(c)]) for c in chosen]
         if shots is not None:
             picks = [p[:shots] for p in picks]
