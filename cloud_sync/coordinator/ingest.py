@@ -62,7 +62,8 @@ def _insert_many(db, insert: str, rows: list[tuple]) -> None:
 
 MAX_QUEUE = 100_000     # messages waiting for the store before the network thread waits
 BACKPRESSURE_MAX_S = 20.0
-GATHER_S = 0.01         # a woken writer waits this long for more (a burst becomes one batch)
+GATHER_S = 0.01         # a woken writer waits at most this long for a burst to end
+GATHER_POLL_S = 0.001   # ... and stops as soon as a poll finds nothing new
 GATHER_BELOW = 500
 STORE_RETRY_S = 1.0      # pause after the store itself failed (locked, disk full)
 
@@ -181,8 +182,7 @@ class IngestWriter:
                 self._wake.clear()
                 continue
             self._idle.clear()
-            if len(self._queue) < GATHER_BELOW and not self._stop.is_set():
-                self._stop.wait(GATHER_S)   # one transaction per burst, not one wake-up per message
+            self._gather()
             batch = []
             while self._queue and len(batch) < self.batch_max:
                 batch.append(self._queue.popleft())
@@ -195,6 +195,20 @@ class IngestWriter:
                 log.warning("ingest batch of %d failed (%s: %s); writing it message by message",
                             len(batch), type(exc).__name__, exc)
                 self._write_each(batch)
+
+    def _gather(self) -> None:
+        """Let a burst that is still arriving finish (one transaction per burst, not one wake-up
+        per message), but not a moment longer: the broker sends only so many unacknowledged
+        QoS1 messages, and they are acked after this batch commits, so waiting on a stalled
+        queue would only stall the stream (a fixed 10 ms wait cost 0.39 -> 0.3x of mosquitto_sub)."""
+        deadline = time.monotonic() + GATHER_S
+        last = len(self._queue)
+        while last < GATHER_BELOW and time.monotonic() < deadline and not self._stop.is_set():
+            self._stop.wait(GATHER_POLL_S)
+            now = len(self._queue)
+            if now == last:
+                return
+            last = now
 
     def _write_each(self, batch: list[Inbound]) -> None:
         """One transaction per message; the ones that still fail are quarantined and acked."""
