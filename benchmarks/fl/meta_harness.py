@@ -137,9 +137,21 @@ def bench_args(doc: str, default_out: str):
     ap.add_argument("--episodes", type=int, default=50, help="evaluation episodes per seed and shot count")
     ap.add_argument("--split-offset", type=int, default=0, help="first split (7 = the tuning split)")
     ap.add_argument("--out", default=default_out, help="results name under benchmarks/results/")
+    ap.add_argument("--methods", help="only these methods, e.g. tinymetafed (a supplementary arm; with --scale)")
     args = ap.parse_args()
     args.seed_values = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
+    args.method_names = args.methods.split(",") if args.methods else None
     return args
+
+
+def chosen_methods(all_methods: dict[str, dict], names: list[str] | None) -> dict[str, dict]:
+    """The ``--methods`` subset (all when none named); unknown names are an error, not a silent skip."""
+    if not names:
+        return all_methods
+    unknown = sorted(set(names) - set(all_methods))
+    if unknown:
+        raise SystemExit(f"unknown methods {unknown}; known: {sorted(all_methods)}")
+    return {name: all_methods[name] for name in names}
 
 
 def write_report(args, summary: dict, experiment: dict, shots: list[int], title: str) -> dict:

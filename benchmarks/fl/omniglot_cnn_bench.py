@@ -19,7 +19,7 @@ Run: nice -n 5 .venv/bin/python benchmarks/fl/omniglot_cnn_bench.py [--seeds 5] 
 from __future__ import annotations
 
 from common import RESULTS  # first: it pins BLAS to one thread before numpy loads
-from meta_harness import bench_args, compare, write_report
+from meta_harness import bench_args, chosen_methods, compare, write_report
 
 import numpy as np
 
@@ -69,10 +69,10 @@ def main() -> None:
     seeds = args.seed_values
 
     def keep(label: str, seed: int, theta) -> None:  # the model the TFLite/TFLM export bench adapts
-        if label == "tinymetafed" and seed == 0:
+        if label == "tinymetafed" and seed == 0 and args.scale == 1 and not args.method_names:
             np.save(RESULTS / "fl_cache" / "omniglot_cnn_tinymetafed_s0.npy", theta)
 
-    summary = compare(make, methods(args.scale), seeds, shots=[5, 1], keep=keep)
+    summary = compare(make, chosen_methods(methods(args.scale), args.method_names), seeds, shots=[5, 1], keep=keep)
     probe = make(0)()
     experiment = {**probe.describe(), "n_way": 5, "train_way": TRAIN_WAY, "rotations": ROTATIONS, "train_devices": len(probe.device_ids()),
                   "held_out_alphabets_per_seed": {s: make(s)().held_out_alphabets for s in seeds},
