@@ -137,14 +137,16 @@ def numeric_metrics(metrics: dict) -> dict[str, float]:
             if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
-def result_summary_iri(device_id: str, workload: str) -> URIRef:
-    return URIRef(f"{device_iri(device_id)}/results/{device_iri(workload).split('/')[-1]}")
+def result_summary_iri(device_id: str, workload: str, writer: str | None = None) -> URIRef:
+    """One summary per device and workload; with replicas, one per replica (``writer``)."""
+    node = f"{device_iri(device_id)}/results/{device_iri(workload).split('/')[-1]}"
+    return URIRef(node if writer is None else f"{node}/by/{device_iri(writer).split('/')[-1]}")
 
 
 def result_summary_graph(device_id: str, workload: str, count: int, last_at,
-                         mean_latency_ms: float | None = None) -> Triples:
+                         mean_latency_ms: float | None = None, writer: str | None = None) -> Triples:
     graph = _figures()
-    node = result_summary_iri(device_id, workload)
+    node = result_summary_iri(device_id, workload, writer)
     graph.add((node, RDF.type, ER.ResultSummary))
     graph.add((node, ER.summaryOf, device_iri(device_id)))
     graph.add((node, ER.workload, Literal(workload)))

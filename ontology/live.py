@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from rdflib import Graph, Literal
 from rdflib.namespace import XSD
@@ -64,8 +64,17 @@ class _Summary:
 class FleetGraph:
     def __init__(self, store, summary_interval_s: float = 60.0, load_vocabulary: bool = True,
                  rebuild_views: bool = True, batch_interval_s: float = 1.0,
-                 rules: CoalesceRules | None = None):
+                 rules: CoalesceRules | None = None, writer_id: str | None = None,
+                 rollups_writer: Callable[[], bool] | None = None):
+        """``writer_id`` and ``rollups_writer``: several coordinator replicas share one graph
+        (a SPARQL server), each hearing a share of the traffic. Each then keeps its own result
+        summary per device and workload (``…/results/<workload>/by/<writer_id>``: readers sum
+        them), and only the replica for which ``rollups_writer()`` is true (the leader, which
+        alone times devices out) writes the site status counts."""
         self.store = store
+        self.writer_id = writer_id
+        self.rollups_writer = rollups_writer
+        self._wrote_rollups = rollups_writer is None
         if load_vocabulary:  # labels and comments of our terms become queryable (idempotent)
             store.load_file(VOCABULARY, "turtle")
         self._view_lock = threading.RLock()  # read-modify-write of the materialised views
@@ -216,7 +225,7 @@ class FleetGraph:
             moved = self._book.move(device_iri(device_id), relocate=True,
                                     location=str(location) if location is not None else None)
             self.buffer.add_description(device_iri(device_id), graph, when)
-            self.buffer.add(moved, when)
+            self.buffer.add(self._site_counts(moved), when)
             return
         with self._view_lock:
             before = rollups.device_status(self.store, device_iri(device_id))
@@ -239,6 +248,20 @@ class FleetGraph:
     def add_site(self, site_id: str, name: str | None = None, parent: str | None = None) -> None:
         self.store.replace_description(site_iri(site_id), site_graph(site_id, name, parent), validate=False)
 
+    def _site_counts(self, moved):
+        """The site-count triples of a status move, if this writer keeps the counts. A replica
+        that becomes the writer reloads the counts from the graph first (the previous writer
+        saw timeouts this one did not)."""
+        if self.rollups_writer is None:
+            return moved
+        if not self.rollups_writer():
+            self._wrote_rollups = False
+            return ()
+        if not self._wrote_rollups:
+            self._wrote_rollups = True
+            self._book.reload()
+        return moved
+
     def seen(self, device_id: str, ts) -> None:
         """Traffic from a device: er:lastSeen moves when it is `seen_resolution_s` behind."""
         when = float(ts) if isinstance(ts, (int, float)) else ev.utc(ts).timestamp()
@@ -250,7 +273,7 @@ class FleetGraph:
         graph = ev.status_graph(device_id, online, ts, ts)
         when = float(ts) if isinstance(ts, (int, float)) else ev.utc(ts).timestamp()
         if self._book is not None:     # batched: status and site counts in the next update
-            graph += self._book.move(device_iri(device_id), online=bool(online))
+            graph += self._site_counts(self._book.move(device_iri(device_id), online=bool(online)))
             self.buffer.add(graph, when)
             self._online[device_id] = bool(online)
             self.buffer.mark_seen(device_id, when)
@@ -339,7 +362,7 @@ class FleetGraph:
             s.written_at = time.monotonic()
             s.dirty = False
             mean = s.latency_sum / s.latency_n if s.latency_n else None
-            graph = ev.result_summary_graph(key[0], key[1], s.count, s.last_ts, mean)
+            graph = ev.result_summary_graph(key[0], key[1], s.count, s.last_ts, mean, writer=self.writer_id)
         self.buffer.add(graph, ts)   # single-valued properties: merged with later changes
 
 

@@ -30,6 +30,12 @@ class StatusBook:
             self._counts = rollups.site_counts(self.store)
         return self._devices
 
+    def reload(self) -> None:
+        """Forget the counts; the next move loads them from the graph again."""
+        with self._lock:
+            self._devices = None
+            self._counts = {}
+
     def status(self, device: URIRef) -> tuple[bool | None, str | None]:
         """(online or None if never reported, location IRI or None) as the graph will hold it."""
         with self._lock:

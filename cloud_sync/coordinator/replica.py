@@ -7,7 +7,8 @@ Replicas with the same ``--share-group`` split results, heartbeats and deploymen
 between them (``$share/<group>/…``: each message goes to one replica); births, states and
 replies reach all of them. They write one PostgreSQL database, idempotently by message id.
 Exactly one holds the leader lease (``cloud_sync.coordinator.leader``) and runs the fleet's
-timers. A replica killed mid-stream loses nothing as long as it comes back under the same
+timers (heartbeat timeouts, site counts). With ``--graph URL`` they share one fleet graph in a
+SPARQL server (``cloud_sync.sparql_server`` starts Oxigraph's), each writing what it hears. A replica killed mid-stream loses nothing as long as it comes back under the same
 ``--replica-id``: its persistent MQTT session keeps what the broker had handed it but not
 yet seen acknowledged (messages are acked only after they are committed), and the broker
 delivers that again on reconnect; the store drops the copies that did get committed.
@@ -35,6 +36,9 @@ def main(argv=None) -> int:
     p.add_argument("--lease-poll", type=float, default=1.0, help="seconds between lease attempts")
     p.add_argument("--offline-after", type=float, help="seconds without traffic before offline")
     p.add_argument("--stats-s", type=float, default=5.0)
+    p.add_argument("--graph", metavar="URL",
+                   help="SPARQL 1.1 endpoint (query URL) holding the fleet graph all replicas share, e.g. "
+                        "an 'oxigraph serve' at http://db:7878/query; without it no fleet graph is kept")
     args = p.parse_args(argv)
 
     from cloud_sync.coordinator import Coordinator
@@ -43,14 +47,24 @@ def main(argv=None) -> int:
     args.data.mkdir(parents=True, exist_ok=True)
     coord = Coordinator(args.broker, args.data, fleet=args.fleet, replica_id=args.replica_id,
                         share_group=args.share_group, store=args.store,
-                        offline_after_s=args.offline_after).start(wait_s=30)
+                        offline_after_s=args.offline_after)
+    lease_holder: list[LeaderLease] = []
+    is_leader = lambda: bool(lease_holder) and lease_holder[0].is_leader     # noqa: E731
+    coord.liveness_leader = is_leader     # heartbeat timeouts: the leader's job
+    fleet_graph = None
+    if args.graph:   # attached before start: the retained births arrive at the first connect
+        from ontology.live import FleetGraph
+        from ontology.store import GraphStore
+        fleet_graph = FleetGraph(GraphStore.open(args.graph), writer_id=args.replica_id,
+                                 rollups_writer=is_leader).attach(coord)
+    coord.start(wait_s=30)
     print(f"READY {args.replica_id}", flush=True)
 
     def changed(leader: bool) -> None:
         print(f"{'LEADER' if leader else 'FOLLOWER'} {args.replica_id} {time.time():.3f}", flush=True)
 
     lease = LeaderLease(args.store, f"fleet-{args.fleet}", poll_s=args.lease_poll, on_change=changed).start()
-    coord.liveness_leader = lambda: lease.is_leader     # heartbeat timeouts: the leader's job
+    lease_holder.append(lease)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     next_stats = time.monotonic() + args.stats_s
@@ -66,6 +80,8 @@ def main(argv=None) -> int:
     finally:
         lease.stop()
         coord.stop()
+        if fleet_graph is not None:
+            fleet_graph.close()      # the last figures and result summaries written
     return 0
 
 

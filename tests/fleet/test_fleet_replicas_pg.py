@@ -31,13 +31,15 @@ def postgres(tmp_path_factory):
 
 
 class Replica:
-    def __init__(self, replica_id: str, broker: str, store: str, data: Path, offline_after: float | None = None):
+    def __init__(self, replica_id: str, broker: str, store: str, data: Path, offline_after: float | None = None,
+                 graph: str | None = None):
         self.id = replica_id
         self.lines: list[tuple[float, str]] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cloud_sync.coordinator.replica", "--broker", broker, "--store", store,
              "--replica-id", replica_id, "--data", str(data), "--lease-poll", "0.5", "--stats-s", "1"]
-            + (["--offline-after", str(offline_after)] if offline_after else []),
+            + (["--offline-after", str(offline_after)] if offline_after else [])
+            + (["--graph", graph] if graph else []),
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         threading.Thread(target=self._read, daemon=True).start()
@@ -163,3 +165,48 @@ def test_replicas_on_shared_heartbeats_keep_a_talking_device_online_and_the_lead
         client.disconnect()
         for replica in replicas.values():
             replica.stop()
+
+
+def test_replicas_share_one_fleet_graph_in_a_sparql_server(mosquitto, postgres, tmp_path):
+    """Three replicas, one Oxigraph server: every device registered once, every stored result
+    counted in exactly one replica's summary (the sums add up to what PostgreSQL holds)."""
+    from cloud_sync.sparql_server import OxigraphServer, oxigraph_binary
+    from ontology.store import GraphStore
+
+    try:
+        oxigraph_binary()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    url = postgres.url
+    replicas = {}
+    with OxigraphServer(tmp_path / "graph") as server:
+        try:
+            for rid in ("g0", "g1", "g2"):
+                replicas[rid] = Replica(rid, mosquitto.url, url, tmp_path / rid, graph=server.query_url)
+            for rid in replicas:
+                assert replicas[rid].first(f"READY {rid}", 60), replicas[rid].lines[-5:]
+            sim = SimulatorThread(FleetSimulator(mosquitto.url, FleetOptions(
+                devices=40, duration_s=8, heartbeat_s=1.0, result_every_s=0.5, seed=23,
+                prefix="graph-dev"))).start()
+            assert sim.wait_online(40, 30)
+            report = sim.stop_and_join(120, stop=False)
+            expected = {msg_id for _, msg_id in report.expected_result_ids()}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not expected <= set(_stored(url)):
+                time.sleep(0.2)
+        finally:
+            for replica in replicas.values():
+                replica.stop()                       # SIGTERM: each writes its last summaries
+        graph = GraphStore.open(server.query_url)
+        er = "https://w3id.org/edge-runtime/ns#"
+        rows = graph.query(f"""SELECT ?d (SUM(?c) AS ?n) (COUNT(?s) AS ?writers) WHERE {{
+            ?s a <{er}ResultSummary> ; <{er}summaryOf> ?d ; <{er}resultCount> ?c .
+            FILTER(CONTAINS(STR(?d), "graph-dev")) }} GROUP BY ?d""")
+        per_device = {r["d"]: (int(r["n"]), int(r["writers"])) for r in rows}
+        registered = graph.query(f"""SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{
+            ?d <{er}online> ?o . FILTER(CONTAINS(STR(?d), "graph-dev")) }}""")
+    assert len(expected) > 200
+    assert int(registered[0]["n"]) == 40, "every device described once in the shared graph"
+    assert len(per_device) == 40
+    assert sum(n for n, _ in per_device.values()) == len(expected), "summaries add up to the stored results"
+    assert max(w for _, w in per_device.values()) >= 2, "the results were split between replicas"
