@@ -20,6 +20,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen | None, grace_s: float = 5.0, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL), then SIGKILL if it is still there after ``grace_s``; reaped."""
+    if proc is None or proc.poll() is not None:
+        return
+    (proc.kill if kill else proc.terminate)()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.2):
@@ -78,13 +90,7 @@ class MosquittoProcess:
         return self
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            (self.proc.kill if kill else self.proc.terminate)()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, kill=kill)
         self.proc = None
 
     def __enter__(self) -> "MosquittoProcess":

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from cloud_sync.mosquitto import free_port, port_open
+from cloud_sync.mosquitto import free_port, port_open, stop_process
 
 
 def oxigraph_binary() -> str:
@@ -76,13 +76,7 @@ class OxigraphServer:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, grace_s=10.0)
         if self._log is not None:
             self._log.close()
             self._log = None
