@@ -4,15 +4,20 @@ track ends, the linker advances once a second; then per-frame global tracks and 
 from __future__ import annotations
 
 
-from cloud_sync.lidar.linking import GlobalLinker, LinkerConfig
+from cloud_sync.lidar.linking import GlobalLinker, LinkerConfig, bundled_pair_model
 from edge_runtime.lidar.evaluation import FrameTruth, link_scores, mot_metrics
 from edge_runtime.lidar.segment import TrackSegment
 
 
+_BUNDLED = object()
+
+
 def link_online(segments: list[TrackSegment], config: LinkerConfig | None = None,
-                step_s: float = 1.0) -> GlobalLinker:
-    """Feed segments in arrival (end-time) order, advancing the linker every ``step_s``."""
-    linker = GlobalLinker(config or LinkerConfig())
+                step_s: float = 1.0, pair_model=_BUNDLED) -> GlobalLinker:
+    """Feed segments in arrival (end-time) order, advancing the linker every ``step_s``
+    (``pair_model``: the bundled cross-sensor model unless another, or ``None``, is given)."""
+    model = bundled_pair_model() if pair_model is _BUNDLED else pair_model
+    linker = GlobalLinker(config or LinkerConfig(), pair_model=model)
     ordered = sorted(segments, key=lambda s: s.t_end)
     if not ordered:
         return linker

@@ -3,7 +3,9 @@
 Every finished segment is both an *entry* (it may continue someone seen earlier) and an
 *exit* (someone later may continue it). Periodically, all undecided entries are matched to
 open exits by the Hungarian algorithm on a combined cost: transit likelihood (learned per
-zone pair), embedding distance and height difference. Entries older than
+zone pair), embedding distance and height difference — or, across sensors and when the bundled
+pair model is present, that model's negative log-odds over every cue in ``pair_cues`` (speed
+change and sideways offset too). Entries older than
 ``decision_delay_s`` are then committed: a linked entry inherits its exit's global id, an
 unlinked one gets a new id — ids never change afterwards. Confident links teach the transit
 model. ``use_appearance=False`` gives the time-only ablation.
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from cloud_sync.lidar.pair_cues import DEFAULT_MODEL, PairModel, pair_cues
 from cloud_sync.lidar.transit import TransitModel, heading_name
 from edge_runtime.lidar.segment import TrackSegment
 
@@ -32,14 +35,20 @@ class LinkerConfig:
     height_sigma_m: float = 0.05
     learn_margin: float = 3.0          # a link teaches the transit model when the runner-up costs this much more
     use_appearance: bool = True
+    use_pair_model: bool = True        # the fitted cue model across sensors (when bundled)
     min_frames: int = 3                # shorter segments are not linked (the tracker confirms after 3
                                        # hits; 8 left every short edge fragment unlinked)
+
+
+def bundled_pair_model() -> PairModel | None:
+    return PairModel.load(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else None
 
 
 @dataclass
 class GlobalLinker:
     config: LinkerConfig = field(default_factory=LinkerConfig)
     transit: TransitModel = field(default_factory=TransitModel)
+    pair_model: PairModel | None = field(default_factory=bundled_pair_model)
     segments: dict[tuple, TrackSegment] = field(default_factory=dict)
     global_id: dict[tuple, int] = field(default_factory=dict)
     links: set[tuple] = field(default_factory=set)          # (exit key, entry key)
@@ -127,15 +136,21 @@ class GlobalLinker:
         straight = float(np.linalg.norm(after.xy[0] - before.xy[-1]))
         cost = self.transit.negative_log_likelihood(self._zone_pair(before, after), gap,
                                                     self._speed(before, after), straight)
-        if self.config.use_appearance:
-            if before.embedding is not None and after.embedding is not None:
-                cost += self.config.embedding_weight * (1.0 - float(before.embedding @ after.embedding))
-            dh = before.features.get("height", 0.0) - after.features.get("height", 0.0)
-            # Each side's own uncertainty (ring spacing of its sensor) adds to the base sigma,
-            # so a 16-beam segment is not held to a 128-beam sensor's precision.
-            variance = (self.config.height_sigma_m ** 2 + (before.features.get("height_sigma_m") or 0.0) ** 2
-                        + (after.features.get("height_sigma_m") or 0.0) ** 2)
-            cost += 0.5 * dh ** 2 / variance
+        if not self.config.use_appearance:
+            return cost
+        if self.config.use_pair_model and self.pair_model is not None and before.sensor_id != after.sensor_id:
+            # Shifted so that the model's own threshold lands on ``max_cost``: one threshold
+            # for the whole matrix (same-sensor pairs keep the hand-set cost below).
+            cues = pair_cues(before, after, cost, self.config.height_sigma_m)
+            return self.pair_model.cost(cues) - self.pair_model.max_cost + self.config.max_cost
+        if before.embedding is not None and after.embedding is not None:
+            cost += self.config.embedding_weight * (1.0 - float(before.embedding @ after.embedding))
+        dh = before.features.get("height", 0.0) - after.features.get("height", 0.0)
+        # Each side's own uncertainty (ring spacing of its sensor) adds to the base sigma,
+        # so a 16-beam segment is not held to a 128-beam sensor's precision.
+        variance = (self.config.height_sigma_m ** 2 + (before.features.get("height_sigma_m") or 0.0) ** 2
+                    + (after.features.get("height_sigma_m") or 0.0) ** 2)
+        cost += 0.5 * dh ** 2 / variance
         return cost
 
     def _cost_matrix(self, exits: list[tuple], entries: list[tuple]) -> np.ndarray:

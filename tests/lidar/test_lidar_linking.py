@@ -1,5 +1,6 @@
 """Transit model and global linking on constructed segments (no simulation needed)."""
 import numpy as np
+import pytest
 
 from cloud_sync.lidar.linking import GlobalLinker, LinkerConfig
 from cloud_sync.lidar.transit import TransitModel, heading_name
@@ -72,3 +73,34 @@ def test_segment_record_round_trip_has_no_points():
     back = TrackSegment.from_record(record)
     assert back.key == segment.key
     np.testing.assert_allclose(back.xy, segment.xy, atol=1e-3)
+
+
+def test_pair_cues_prefer_the_walker_who_keeps_pace_and_line():
+    """Speed and sideways offset tell apart two people whose transit times fit equally."""
+    from cloud_sync.lidar.pair_cues import CUES, pair_cues
+
+    exit_a = walker_segment("s0", 1, 2, 15, 1.2, 0.0, 1.75, unit([1, 0, 0]))
+    same = walker_segment("s1", 1, 21, 38, 1.2, exit_a.t_end + 6 / 1.2, 1.75, unit([1, 0, 0]))
+    other = walker_segment("s1", 2, 21, 38, 1.8, exit_a.t_end + 6 / 1.2, 1.75, unit([1, 0, 0]), y=2.5)
+    near, far = pair_cues(exit_a, same, 0.5, 0.05), pair_cues(exit_a, other, 0.5, 0.05)
+    speed, sideways = CUES.index("speed_change2"), CUES.index("sideways_offset2")
+    assert near[speed] < 0.01 < far[speed] and near[sideways] < 0.01 < far[sideways]
+    linker = GlobalLinker(LinkerConfig(decision_delay_s=5.0))
+    assert linker.pair_model is not None                      # the bundled model is used
+    assert linker.pair_cost(exit_a, same) < linker.pair_cost(exit_a, other)
+
+
+def test_bundled_pair_model_penalises_every_cue_and_refuses_other_cues(tmp_path):
+    import json
+
+    from cloud_sync.lidar.pair_cues import CUES, DEFAULT_MODEL, PairModel
+
+    model = PairModel.load()
+    assert len(model.weights) == len(CUES) and all(w < 0 for w in model.weights)   # each cue: less alike
+    assert "tuning seeds" in model.source
+    document = json.loads(DEFAULT_MODEL.read_text())
+    document["cues"] = document["cues"][:-1]
+    bad = tmp_path / "model.json"
+    bad.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="refit"):
+        PairModel.load(bad)
