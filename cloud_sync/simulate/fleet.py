@@ -5,7 +5,8 @@
     ids = set(report.expected_result_ids())   # every result id the fleet created
 
 Each device lives in one coroutine (``_life``): it connects at its slot of the ramp
-(``connect_rate`` per second), sends heartbeats and results on its own phase, and goes
+(``connect_rate`` per second), sends results on its own phase (heartbeats, on their own
+phase too, come from one ``HeartbeatWheel`` for the whole fleet), and goes
 through the faults it drew: *churn* (a clean reconnect, new bdSeq; ``churn_per_hour``
 per device-hour, exponential gaps), *power cuts* (drop without DISCONNECT: the broker
 sends the will) and a fleet *outage* (``outage_fraction`` of the devices lose the link
@@ -31,6 +32,7 @@ from cloud_sync.connection import as_url
 from cloud_sync.protocol import TopicTree
 from cloud_sync.simulate.device import DeviceCounters, DeviceSpec, VirtualDevice, result_id
 from cloud_sync.simulate.specs import draw_specs
+from cloud_sync.simulate.wheel import HeartbeatWheel
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 1.0        # a device checks for 'stop' at least this often
@@ -135,6 +137,7 @@ class FleetSimulator:
         producing = asyncio.Event()
         producing.set()
         lives = [asyncio.create_task(self._life(device, producing)) for device in self.devices]
+        lives.append(asyncio.create_task(HeartbeatWheel(self.devices, random.Random(o.seed)).run(self._stop)))
         if o.duration_s is not None:
             try:
                 await asyncio.wait_for(self._stop.wait(), o.duration_s)
@@ -169,7 +172,6 @@ class FleetSimulator:
         await asyncio.sleep(device.spec.index / o.connect_rate)
         pump = asyncio.create_task(device.pump(stop))
         now = time.monotonic()
-        next_beat = now + rng.uniform(0, device.heartbeat_s)
         next_result = now + rng.uniform(0, device.spec.result_every_s)
         next_churn = now + self._gap(rng, o.churn_per_hour)
         next_cut = now + self._gap(rng, o.power_cut_per_hour)
@@ -197,15 +199,11 @@ class FleetSimulator:
                     next_churn = now + self._gap(rng, o.churn_per_hour)
                     await device.disconnect()
                     down_until = now + rng.uniform(0.2, 2.0)
-                if now >= next_beat:
-                    next_beat += device.heartbeat_s * max(1, int((now - next_beat) / device.heartbeat_s) + 1)
-                    if device.online:
-                        device.heartbeat()
                 if now >= next_result:
                     next_result += device.spec.result_every_s
                     if producing.is_set():
                         device.produce_result()
-                wake = min(next_beat, next_result, next_churn, next_cut,
+                wake = min(next_result, next_churn, next_cut,
                            down_until if not device.online else float("inf"),
                            outage_at if outage_at is not None else float("inf"))
                 await asyncio.sleep(min(MAX_SLEEP_S, max(0.0, wake - time.monotonic())))

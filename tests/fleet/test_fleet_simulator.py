@@ -64,3 +64,41 @@ def test_options_are_range_checked():
         FleetOptions(heartbeat_s=0).check()
     with pytest.raises(ValueError, match="mqtt://"):
         FleetSimulator("mqtts://127.0.0.1:8883")
+
+
+def test_a_simulated_heartbeat_is_the_envelope_encode_would_write_and_passes_validation():
+    """The heartbeat is written as JSON text directly (speed); it must equal what the protocol's
+    encoder gives for the same message, and pass the coordinator's validation."""
+    import random as random_module
+
+    from cloud_sync.protocol import TopicTree, decode, encode
+    from cloud_sync.protocol.validate import parse_message
+    from cloud_sync.simulate.device import VirtualDevice
+    from cloud_sync.simulate.specs import draw_specs
+
+    sent = []
+
+    class Capture:                      # stands in for the MQTT connection: keeps what is sent
+        connected = True
+
+        def publish(self, topic, payload, retain=False):
+            sent.append((topic, payload))
+            return True
+
+    options = FleetOptions(devices=3, seed=5)
+    topics = TopicTree(options.root, options.fleet)
+    spec = draw_specs(options, topics)[2]
+    device = VirtualDevice(spec, "127.0.0.1", 1, topics, 0xABCDEF, random_module.Random(1))
+    device.client = Capture()
+    device.heartbeat()
+    device.last_sync = 1_767_225_600.25
+    device.outbox[1] = None
+    device.heartbeat()
+    assert [t for t, _ in sent] == [topics.device(spec.device_id, "health")] * 2
+    for _, payload in sent:
+        message = parse_message("health", payload, spec.device_id)
+        assert encode(message) == payload, "not byte-identical to the protocol encoder"
+    second = decode(sent[1][1])
+    assert second["seq"] == 2 and second["body"]["outbox"] == {"backlog": 1, "dropped": 0,
+                                                               "last_sync": 1_767_225_600.25}
+    assert decode(sent[0][1])["body"]["outbox"]["last_sync"] is None
