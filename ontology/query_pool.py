@@ -49,6 +49,14 @@ def _vm_bytes() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _stale_view(exc: Exception) -> bool:
+    """RocksDB's answer when a read-only view outlived files the writing process compacted away
+    (seen in the suite: 'IO error: No such file or directory: While open a file for random read:
+    …/000009.sst'); a fresh view of the same directory reads the current files."""
+    text = str(exc)
+    return "No such file or directory" in text and (".sst" in text or "MANIFEST" in text)
+
+
 def _serve(conn, location: str, memory_bytes: int, fresh_s: float) -> None:
     """Worker process: answer (sparql, fmt) requests on ``conn`` until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides when workers end
@@ -73,7 +81,15 @@ def _serve(conn, location: str, memory_bytes: int, fresh_s: float) -> None:
             if store is None or time.monotonic() - opened > fresh_s:
                 store, opened = None, time.monotonic()
                 store = ox.Store.read_only(location)
-            answer = store.query(sparql)
+            try:
+                answer = store.query(sparql)
+            except Exception as exc:
+                if not _stale_view(exc):
+                    raise
+                # the writer compacted away files this read-only view still points at: reopen
+                store, opened = None, time.monotonic()
+                store = ox.Store.read_only(location)
+                answer = store.query(sparql)
             if isinstance(answer, ox.QueryTriples):
                 reply = ("ok", NT_TYPE, answer.serialize(format=ox.RdfFormat.N_TRIPLES))
             elif isinstance(answer, ox.QueryBoolean):
