@@ -84,6 +84,7 @@ class FleetGraph:
         self.rejected: list[tuple[str, str]] = []   # (device id, why) of refused descriptions
         self.errors: Counter[str] = Counter()       # event kind → handler failures
         self._summaries: dict[tuple[str, str], _Summary] = {}
+        self._dirty_summaries: set[tuple[str, str]] = set()   # changed since written (the flusher reads only these)
         self._lock = threading.Lock()
         self.buffer = LiveBuffer(store, rules)
         self.batch_interval_s = batch_interval_s
@@ -130,9 +131,11 @@ class FleetGraph:
     def _queue_due_summaries(self) -> None:
         """Summaries changed since their last write and due again (no later result may come)."""
         now = time.monotonic()
-        for key, summary in list(self._summaries.items()):
-            if summary.dirty and now - summary.written_at >= self.summary_interval_s:
-                self._write_summary(key, time.time())   # deferred on purpose: lag counts from now
+        with self._lock:
+            due = [key for key in self._dirty_summaries
+                   if now - self._summaries[key].written_at >= self.summary_interval_s]
+        for key in due:
+            self._write_summary(key, time.time())   # deferred on purpose: lag counts from now
 
     def _flush_failed(self, exc: Exception) -> None:
         self.errors["flush"] += 1
@@ -200,6 +203,7 @@ class FleetGraph:
                 summary.latency_sum += float(latency)
                 summary.latency_n += 1
             summary.dirty = True
+            self._dirty_summaries.add(key)
             due = time.monotonic() - summary.written_at >= self.summary_interval_s
         if not body.get("historical"):      # a replay's device time says nothing about lag
             self.buffer.note(due, ts)
@@ -344,9 +348,10 @@ class FleetGraph:
 
     def flush(self) -> None:
         """Write every pending figure and result summary now (call on shutdown)."""
-        for key in list(self._summaries):
-            if self._summaries[key].dirty:
-                self._write_summary(key, time.time())
+        with self._lock:
+            dirty = list(self._dirty_summaries)
+        for key in dirty:
+            self._write_summary(key, time.time())
         self.buffer.flush()
 
     def close(self) -> None:
@@ -361,6 +366,7 @@ class FleetGraph:
             s = self._summaries[key]
             s.written_at = time.monotonic()
             s.dirty = False
+            self._dirty_summaries.discard(key)
             mean = s.latency_sum / s.latency_n if s.latency_n else None
             graph = ev.result_summary_graph(key[0], key[1], s.count, s.last_ts, mean, writer=self.writer_id)
         self.buffer.add(graph, ts)   # single-valued properties: merged with later changes

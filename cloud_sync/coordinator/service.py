@@ -294,6 +294,11 @@ class Coordinator:
         # a replica's view of others' traffic is the mirrored last_seen, up to DIRTY_WRITE_S old
         return base + (DIRTY_WRITE_S if self.share_group else 0.0)
 
+    def _offline_floor(self) -> float:
+        """The shortest allowance any device can have (heartbeat-based ones are at least 2 s)."""
+        return self._offline_after(None) if self.offline_after_s is not None else \
+            self._offline_after(2.0 / self.heartbeat_misses)
+
     def _monitor_loop(self) -> None:
         while not self._stop.wait(0.5):
             if self.liveness_leader is not None and not self.liveness_leader():
@@ -306,7 +311,8 @@ class Coordinator:
                     log.warning("liveness check skipped: shared store unreadable (%s)", exc)
                     continue
             now = time.time()
-            for device_id, last in self.writer.book.timed_out(now, self._offline_after, shared):
+            for device_id, last in self.writer.book.timed_out(now, self._offline_after, shared,
+                                                               floor_s=self._offline_floor()):
                 self.writer.submit(Inbound("timeout", device_id, None,
                                            {"last_arrival": last, "shared": shared is not None}, b"", now))
 

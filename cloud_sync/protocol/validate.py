@@ -111,9 +111,42 @@ def check_values(body: Any, where: str = "body") -> None:
     Iterative (a hostile 10,000-deep list must not hit Python's recursion limit here). This
     runs on the network thread for every message, so the pass that accepts keeps no paths;
     only a refused body is walked again to name where it went wrong."""
-    if _first_problem(body, with_path=False) is not None:
+    if not _all_within(body):
         path, problem = _first_problem(body, with_path=True)
         raise ProtocolError(problem[0], problem[1].format(where=_path(where, path)))
+
+
+def _all_within(body: Any) -> bool:
+    """The accepting pass of ``_first_problem``, fast: containers are pushed, scalars are checked
+    where they sit (no tuple per value). It was a quarter of the coordinator's GIL time at
+    10,000 devices. Any doubt (an int or float subclass, an unknown type) goes to the full walk."""
+    if type(body) not in (dict, list, tuple):
+        return _first_problem(body, with_path=False) is None
+    stack = [(body, 0)]
+    seen = 1
+    while stack:
+        container, depth = stack.pop()
+        if depth >= MAX_NESTING:
+            return False
+        values = container.values() if type(container) is dict else container
+        seen += len(values)
+        if seen > MAX_ITEMS:
+            return False
+        for value in values:
+            kind = type(value)
+            if kind is str or kind is bool or value is None:
+                continue
+            if kind is float:
+                if value - value != 0.0:
+                    return False
+            elif kind is int:
+                if not INT64_MIN <= value <= INT64_MAX:
+                    return False
+            elif kind is dict or kind is list or kind is tuple:
+                stack.append((value, depth + 1))
+            elif _first_problem(value, with_path=False) is not None:
+                return False
+    return True
 
 
 def _first_problem(body: Any, with_path: bool):

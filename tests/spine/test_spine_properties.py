@@ -136,3 +136,31 @@ def test_whatever_validation_accepts_the_store_can_hold(tmp_path_factory, data):
     writer._write(items)    # raises if a validated message cannot be stored
     assert store.count_results() == len({i.message["id"] for i in items if i.kind == "result"})
     store.close()
+
+
+deep_or_wide = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=40), st.tuples(inner, inner),
+    st.dictionaries(st.text(max_size=4), inner, max_size=8)), max_leaves=400)
+
+
+@FAST
+@given(body=st.one_of(hostile_values, deep_or_wide))
+def test_the_fast_accepting_walk_agrees_with_the_full_one(body):
+    """check_values accepts through _all_within (speed) and names problems through
+    _first_problem: both must say the same about every body."""
+    from cloud_sync.protocol import validate
+
+    assert validate._all_within(body) == (validate._first_problem(body, with_path=False) is None)
+
+
+def test_the_fast_walk_keeps_the_nesting_and_size_limits():
+    from cloud_sync.protocol import validate
+
+    deep: list = []
+    node = deep
+    for _ in range(validate.MAX_NESTING + 1):
+        node.append([])
+        node = node[0]
+    assert not validate._all_within({"x": deep})
+    assert not validate._all_within({"x": [0] * validate.MAX_ITEMS})
+    assert validate._all_within({"x": [0] * (validate.MAX_ITEMS - 2)})
