@@ -143,6 +143,8 @@ class _Collector:
         yield _counter("ingest_batches", "store transactions of the ingest writer", stats["batches"])
         yield _counter("events_dropped", "events not delivered to listeners (queue full)",
                        stats.get("events_dropped", 0))
+        yield _counter("heartbeats_coalesced", "heartbeats superseded by a newer one before they were written",
+                       stats.get("heartbeats_coalesced", 0))
         yield _counter("ingest_backpressure_waits", "times the network thread paused reading: ingest queue full",
                        stats.get("backpressure_waits", 0))
         yield _counter("ingest_backpressure_seconds", "seconds the network thread paused reading (broker holds the rest)",

@@ -181,6 +181,7 @@ class Coordinator:
                 "quarantined": self.writer.quarantined,
                 "events_dropped": self.events.dropped,
                 "backpressure_waits": self.writer.backpressure_waits,
+                "heartbeats_coalesced": self.writer.heartbeats_coalesced,
                 "backpressure_s": round(self.writer.backpressure_s, 3),
                 "late_replies": self.requester.late_replies if self.requester else 0}
 

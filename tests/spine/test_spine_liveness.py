@@ -85,8 +85,10 @@ def test_a_full_ingest_queue_pauses_the_network_thread_until_the_store_catches_u
     t0 = 1_700_000_000.0
     writer.submit(_heartbeat("d0", t0, 1.0))
     wait_until(lambda: writer.pending == 0, 10, what="the writer took its first batch (and waits on the store)")
-    for i in range(60):
-        writer.submit(_heartbeat(f"d{i}", t0 + 1, 1.0))
+    from cloud_sync.protocol import encode
+    for i in range(60):                              # results: heartbeats wait per device, not queued
+        message = envelope(f"d{i % 5}", i + 1, {"v": i}, msg_id=f"result-{i:08d}")
+        writer.submit(Inbound("result", message["dev"], "t", message, encode(message), t0 + 1))
     returned = threading.Event()
     network = threading.Thread(target=lambda: (writer.wait_for_room(timeout=30), returned.set()))
     network.start()
@@ -100,5 +102,36 @@ def test_a_full_ingest_queue_pauses_the_network_thread_until_the_store_catches_u
     assert writer.flush(20) and writer.pending == 0
     assert writer.backpressure_s >= 0.5
     writer.stop()
+    blocker.close()
+    store.close()
+
+
+def test_heartbeats_waiting_for_a_busy_store_are_coalesced_per_device_and_results_are_not(tmp_path):
+    """An overloaded coordinator must not make results (QoS1, acked after commit) wait behind
+    a backlog of superseded heartbeats: only the newest waiting heartbeat per device is written."""
+    import sqlite3
+
+    from cloud_sync.protocol import encode
+
+    store = Store(tmp_path)
+    writer = IngestWriter(store, EventHub())
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    writer.start()
+    t0 = 1_700_000_000.0
+    writer.submit(_heartbeat("d0", t0, 0.0))
+    wait_until(lambda: writer.pending == 0, 10, what="the writer took its first batch (and waits on the store)")
+    for k in range(1, 6):
+        for device in ("d1", "d2"):
+            writer.submit(_heartbeat(device, t0 + 10 * k, float(k)))
+    result = envelope("d1", 1, {"v": 1}, msg_id="result-0000001")
+    writer.submit(Inbound("result", "d1", "t", result, encode(result), t0 + 60))
+    assert writer.pending == 3, "two coalesced heartbeats and the result wait"
+    blocker.execute("COMMIT")
+    assert writer.flush(20)
+    writer.stop()
+    assert writer.heartbeats_coalesced == 8 and store.count_results() == 1
+    newest = {d: store.health_history(d)[-1]["body"]["cpu_percent"] for d in ("d1", "d2")}
+    assert newest == {"d1": 5.0, "d2": 5.0}
     blocker.close()
     store.close()
