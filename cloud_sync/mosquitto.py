@@ -69,7 +69,8 @@ class MosquittoProcess:
             f"allow_anonymous {'true' if self.allow_anonymous else 'false'}\n"
             "persistence false\n"
             "max_queued_messages 100000\n"
-            "max_inflight_messages 100\n"
+            # the coordinator acks QoS1 only after its commit: the window must cover a batch
+            "max_inflight_messages 1000\n"
             "set_tcp_nodelay true\n"
             f"{self.extra_conf}\n")
         return conf

@@ -122,7 +122,7 @@ class IngestWriter:
     # ----- producer side (network thread) ---------------------------------------------------------
     def submit(self, item: Inbound) -> None:
         self.book.note_arrival(item.kind, item.device_id, item.received)
-        if item.kind == "health" and item.delivery is None:
+        if item.kind == "health" and (item.delivery is None or item.delivery.qos == 0):
             with self._health_lock:
                 if item.device_id in self._health:
                     self.heartbeats_coalesced += 1

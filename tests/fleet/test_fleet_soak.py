@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)          # 10 min of traffic, the ramp, the drain and the summary
 def test_ten_thousand_devices_for_ten_minutes():
     sys.path.insert(0, str(REPO / "benchmarks"))
     import fleet_soak

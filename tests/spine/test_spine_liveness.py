@@ -121,9 +121,12 @@ def test_heartbeats_waiting_for_a_busy_store_are_coalesced_per_device_and_result
     t0 = 1_700_000_000.0
     writer.submit(_heartbeat("d0", t0, 0.0))
     wait_until(lambda: writer.pending == 0, 10, what="the writer took its first batch (and waits on the store)")
+    from cloud_sync.protocol.link import Delivery
     for k in range(1, 6):
-        for device in ("d1", "d2"):
-            writer.submit(_heartbeat(device, t0 + 10 * k, float(k)))
+        for device in ("d1", "d2"):                  # as the network thread hands them: QoS0 deliveries
+            beat = _heartbeat(device, t0 + 10 * k, float(k))
+            beat.delivery = Delivery(None, 0, 0)
+            writer.submit(beat)
     result = envelope("d1", 1, {"v": 1}, msg_id="result-0000001")
     writer.submit(Inbound("result", "d1", "t", result, encode(result), t0 + 60))
     assert writer.pending == 3, "two coalesced heartbeats and the result wait"
