@@ -49,6 +49,9 @@ def _vm_bytes() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+STALE_VIEW_TRIES = 4
+
+
 def _stale_view(exc: Exception) -> bool:
     """RocksDB's answer when a read-only view outlived files the writing process compacted away
     (seen in the suite: 'IO error: No such file or directory: While open a file for random read:
@@ -78,18 +81,20 @@ def _serve(conn, location: str, memory_bytes: int, fresh_s: float) -> None:
         except (EOFError, OSError):
             return
         try:
-            if store is None or time.monotonic() - opened > fresh_s:
-                store, opened = None, time.monotonic()
-                store = ox.Store.read_only(location)
-            try:
-                answer = store.query(sparql)
-            except Exception as exc:
-                if not _stale_view(exc):
-                    raise
-                # the writer compacted away files this read-only view still points at: reopen
-                store, opened = None, time.monotonic()
-                store = ox.Store.read_only(location)
-                answer = store.query(sparql)
+            for attempt in range(STALE_VIEW_TRIES):
+                try:
+                    if store is None or time.monotonic() - opened > fresh_s:
+                        store, opened = None, time.monotonic()
+                        store = ox.Store.read_only(location)
+                    answer = store.query(sparql)
+                    break
+                except Exception as exc:
+                    # the writer compacted away files this view (or the one being opened, mid
+                    # compaction) points at: a fresh view a moment later reads the current ones
+                    if not _stale_view(exc) or attempt == STALE_VIEW_TRIES - 1:
+                        raise
+                    store = None
+                    time.sleep(0.05 * (attempt + 1))
             if isinstance(answer, ox.QueryTriples):
                 reply = ("ok", NT_TYPE, answer.serialize(format=ox.RdfFormat.N_TRIPLES))
             elif isinstance(answer, ox.QueryBoolean):
