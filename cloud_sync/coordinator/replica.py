@@ -48,8 +48,13 @@ def main(argv=None) -> int:
     coord = Coordinator(args.broker, args.data, fleet=args.fleet, replica_id=args.replica_id,
                         share_group=args.share_group, store=args.store,
                         offline_after_s=args.offline_after)
-    lease_holder: list[LeaderLease] = []
-    is_leader = lambda: bool(lease_holder) and lease_holder[0].is_leader     # noqa: E731
+
+    def changed(leader: bool) -> None:
+        print(f"{'LEADER' if leader else 'FOLLOWER'} {args.replica_id} {time.time():.3f}", flush=True)
+
+    # made now, started once the coordinator is up: until then nobody here is leader
+    lease = LeaderLease(args.store, f"fleet-{args.fleet}", poll_s=args.lease_poll, on_change=changed)
+    is_leader = lambda: lease.is_leader     # noqa: E731
     coord.liveness_leader = is_leader     # heartbeat timeouts: the leader's job
     fleet_graph = None
     if args.graph:   # attached before start: the retained births arrive at the first connect
@@ -59,12 +64,7 @@ def main(argv=None) -> int:
                                  rollups_writer=is_leader).attach(coord)
     coord.start(wait_s=30)
     print(f"READY {args.replica_id}", flush=True)
-
-    def changed(leader: bool) -> None:
-        print(f"{'LEADER' if leader else 'FOLLOWER'} {args.replica_id} {time.time():.3f}", flush=True)
-
-    lease = LeaderLease(args.store, f"fleet-{args.fleet}", poll_s=args.lease_poll, on_change=changed).start()
-    lease_holder.append(lease)
+    lease.start()
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     next_stats = time.monotonic() + args.stats_s

@@ -38,6 +38,7 @@ SHARED_SUFFIXES = ("result/+", "health", "deploy/+")      # split between replic
 BROADCAST_SUFFIXES = ("state", "td", "config/reported")   # every replica keeps the registry
 REPLY_KINDS = {"cmd_reply", "task_reply"}
 DEFAULT_OFFLINE_AFTER_S = 60.0
+MIN_OFFLINE_AFTER_S = 2.0    # a heartbeat-based allowance is never shorter (misses x interval)
 MAX_NAME_CHARS = 128      # task / job / command names from the topic (stored with each row)
 # The coordinator speaks MQTT 3.1.1 unless its URL says ?protocol=5: nothing it does needs
 # v5, and paho's v5 property decoding doubled the CPU per ingested message (measured
@@ -289,16 +290,17 @@ class Coordinator:
         if self.offline_after_s is not None:
             base = self.offline_after_s
         elif heartbeat_s:
-            base = max(self.heartbeat_misses * heartbeat_s, 2.0)
+            base = max(self.heartbeat_misses * heartbeat_s, MIN_OFFLINE_AFTER_S)
         else:
             base = DEFAULT_OFFLINE_AFTER_S
         # a replica's view of others' traffic is the mirrored last_seen, up to DIRTY_WRITE_S old
         return base + (DIRTY_WRITE_S if self.share_group else 0.0)
 
     def _offline_floor(self) -> float:
-        """The shortest allowance any device can have (heartbeat-based ones are at least 2 s)."""
-        return self._offline_after(None) if self.offline_after_s is not None else \
-            self._offline_after(2.0 / self.heartbeat_misses)
+        """The shortest allowance any device can have: the fixed one, or the heartbeat-based minimum."""
+        if self.offline_after_s is not None:
+            return self._offline_after(None)
+        return self._offline_after(MIN_OFFLINE_AFTER_S / self.heartbeat_misses)
 
     def _monitor_loop(self) -> None:
         while not self._stop.wait(0.5):
