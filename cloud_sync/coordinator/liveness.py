@@ -26,12 +26,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloud_sync.coordinator.events import Event
+from cloud_sync.coordinator.store import execute_rows
 
 HEALTH_EVERY_S = 5.0      # one stored health row per device per this many seconds
 HEALTH_KEEP = 720         # rows kept per device: one hour at HEALTH_EVERY_S
 DIRTY_WRITE_S = 5.0       # the devices table's last_seen lags memory by at most this under load
 HEALTH_MIRROR_S = 15.0    # ... and its health body by at most this (json.dumps per heartbeat was 5 %)
 NOT_TRAFFIC = ("timeout", "rejected", "config_desired")   # inbound kinds not sent by the device
+_INSERT_HEALTH = "INSERT INTO health(device_id, ts, body) VALUES "
+# The mirror of many devices' rows in one statement per 100 devices (not one step per device:
+# see store.execute_rows). CASTs: PostgreSQL types a VALUES column of NULL parameters as text.
+_MIRROR_HEAD = "UPDATE devices SET last_seen = CAST(v.column1 AS DOUBLE PRECISION), " \
+    "health = COALESCE(CAST(v.column2 AS TEXT), devices.health), " \
+    "heartbeat_s = COALESCE(CAST(v.column3 AS DOUBLE PRECISION), devices.heartbeat_s), " \
+    "online = CASE WHEN devices.state_online = 1 THEN 1 ELSE devices.online END FROM (VALUES "
+_MIRROR_TAIL = ") AS v WHERE devices.device_id = v.column4"
 
 
 @dataclass
@@ -62,6 +71,7 @@ class DeviceBook:
         self._arrival_lock = threading.Lock()
         self._dirty: set[str] = set()
         self._created: list[str] = []            # devices first seen in the open transaction
+        self._history: list[tuple] = []          # health rows for the open transaction
         self._last_dirty_write = time.monotonic()
 
     def load(self, store) -> None:
@@ -157,10 +167,10 @@ class DeviceBook:
         if status.history_ts is not None and 0 <= ts - status.history_ts < self.health_every_s:
             return
         status.history_ts = ts
-        db.execute("INSERT INTO health(device_id, ts, body) VALUES (?, ?, ?)",
-                   (device_id, ts, json.dumps(body)))
+        self._history.append((device_id, ts, json.dumps(body)))
         status.history_rows += 1
         if status.history_rows > self.health_keep + max(10, self.health_keep // 10):
+            self.write_history(db)
             db.execute("DELETE FROM health WHERE rowid IN (SELECT rowid FROM health WHERE device_id = ? "
                        "ORDER BY ts DESC LIMIT -1 OFFSET ?)", (device_id, self.health_keep))
             status.history_rows = self.health_keep
@@ -175,6 +185,11 @@ class DeviceBook:
         status.online = False
         db.execute("UPDATE devices SET online = 0 WHERE device_id = ?", (device_id,))
         return Event("state", device_id, {"online": False, "reason": "heartbeat timeout"}, time.time())
+
+    def write_history(self, db) -> None:
+        """Insert the health rows the open transaction has gathered (called before it commits)."""
+        rows, self._history = self._history, []
+        execute_rows(db, _INSERT_HEALTH, rows)
 
     def write_dirty(self, db, queue_empty: bool) -> set[str]:
         """Mirror the changed devices' last_seen/health rows; returns them (to restore on rollback)."""
@@ -192,9 +207,7 @@ class DeviceBook:
             rows.append((s.last_seen, health, s.heartbeat_s, device_id))
         # Traffic from a device whose last state said online makes it online in the store: with
         # replicas another one (the leader) may have timed it out since this one last looked.
-        db.executemany("UPDATE devices SET last_seen = ?, health = COALESCE(?, health), "
-                       "heartbeat_s = COALESCE(?, heartbeat_s), "
-                       "online = CASE WHEN state_online = 1 THEN 1 ELSE online END WHERE device_id = ?", rows)
+        execute_rows(db, _MIRROR_HEAD, rows, _MIRROR_TAIL)
         return dirty
 
     def committed(self) -> None:
@@ -203,6 +216,7 @@ class DeviceBook:
     def rolled_back(self, dirty: set[str]) -> None:
         """The transaction's rows are gone: forget devices it created, re-mark what it mirrored."""
         self._dirty |= dirty
+        self._history.clear()
         with self.lock:
             for device_id in self._created:
                 self.status.pop(device_id, None)

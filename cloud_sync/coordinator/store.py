@@ -36,6 +36,32 @@ DEVICE_COLUMNS = ("device_id", "online", "state_online", "bd_seq", "last_seen", 
                   "td", "health", "reported", "desired")
 
 
+ROWS_PER_STATEMENT = 100   # at most 4-8 parameters a row: far below SQLite's 32766
+
+
+def execute_rows(db, head: str, rows: list[tuple], tail: str = "") -> None:
+    """``head`` + ``(?, ...), (?, ...)`` + ``tail`` for all ``rows``, ROWS_PER_STATEMENT rows
+    per statement (``head`` ends in VALUES: an INSERT, or ``UPDATE ... FROM (VALUES``).
+
+    Python's sqlite3 releases and re-takes the GIL around every statement step. With one
+    row per step (plain executemany) the writer queued for the GIL behind the network
+    thread once per row, up to the 5 ms switch interval each time: in a 10k-device soak the
+    health-history inserts and the last_seen mirror (a few thousand steps a second) left the
+    writer storing ~500 results/s with 60k messages queued. Multi-row VALUES steps once per
+    100 rows (results: 13.6 -> 5.4 us/row alone, 25 -> 16 us/row beside a busy thread)."""
+    if not rows:
+        return
+    one = "(" + ",".join("?" * len(rows[0])) + ")"
+    full = len(rows) - len(rows) % ROWS_PER_STATEMENT
+    if full:
+        db.executemany(head + ",".join([one] * ROWS_PER_STATEMENT) + tail,
+                       [[value for row in rows[start:start + ROWS_PER_STATEMENT] for value in row]
+                        for start in range(0, full, ROWS_PER_STATEMENT)])
+    if full < len(rows):
+        rest = rows[full:]
+        db.execute(head + ",".join([one] * len(rest)) + tail, [value for row in rest for value in row])
+
+
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,

@@ -43,6 +43,33 @@ def test_heartbeats_are_down_sampled_and_the_latest_reaches_the_devices_table(tm
     store.close()
 
 
+def test_many_devices_are_mirrored_and_their_history_stored_in_multi_row_statements(tmp_path):
+    """250 devices (over two statements of 100 and a remainder) in one batch: every one gets its
+    history row, its last_seen and interval; a device that only sent a result keeps its NULL
+    interval and health, and one that came back by traffic after its birth is online again."""
+    store = Store(tmp_path)
+    writer = IngestWriter(store, EventHub())
+    t0 = 1_700_000_000.0
+    writer._write([_state(f"d{i}", True, t0) for i in range(251)])
+    statements: list[str] = []
+    store.write.set_trace_callback(statements.append)
+    result = envelope("d250", 1, {"n": 1}, msg_id="r-1")
+    writer._write([_heartbeat(f"d{i}", t0 + 1 + i / 1000, float(i)) for i in range(250)]
+                  + [Inbound("result", "d250", "t", result, b"{}", t0 + 2)])
+    store.write.set_trace_callback(None)
+    devices = {d["device_id"]: d for d in store.devices()}
+    for i in range(250):
+        d = devices[f"d{i}"]
+        assert d["last_seen"] == t0 + 1 + i / 1000 and d["heartbeat_s"] == 1.0 and d["online"], d
+        assert d["health"]["cpu_percent"] == float(i)
+        assert [h["body"]["cpu_percent"] for h in store.health_history(f"d{i}")] == [float(i)]
+    assert devices["d250"]["last_seen"] == t0 + 2 and devices["d250"]["heartbeat_s"] is None
+    assert devices["d250"]["health"] is None
+    per_row = [s for s in statements if s.startswith(("INSERT INTO health", "UPDATE devices SET last_seen"))]
+    assert 0 < len(per_row) <= 6, f"{len(per_row)} statements for 251 devices: one per row again?"
+    store.close()
+
+
 def test_a_writer_behind_its_queue_never_times_out_devices_that_are_talking(tmp_path):
     store = Store(tmp_path)
     writer = IngestWriter(store, EventHub())
