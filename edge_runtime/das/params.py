@@ -49,20 +49,23 @@ class DetectionParams:
     min_headway_s: float = 0.55           # two vehicles closer than this are one
     peak_fraction: float = 0.08           # secondary peaks along a line down to this share
     profile_smooth_s: float = 0.2         # moving average of the slant-stack profile
-    split_dip: float = 0.65               # two peaks are two vehicles if the profile dips below this share
+    split_dip: float = 0.8                # two peaks are two vehicles if the profile dips below this share
     truck_part_spacing_m: float = 18.0    # strong peaks closer than this are one truck
     truck_strength: float = 12.0          # "strong": slant-stack SNR of a heavy vehicle
     echo_fraction: float = 0.14           # weaker than this share of a close neighbour: side lobe
     # same-lane detections closer than join_reach_s, at slownesses within join_slowness_share,
     # whose stack never dips below join_dip x the weaker end are one vehicle (0: off)
-    join_dip: float = 0.65
+    join_dip: float = 0.8
     join_reach_s: float = 3.0
     join_slowness_share: float = 0.15
     # a vehicle's stack peak is >= min_contrast x the contrast_quantile of the stack along the
     # same slowness within +-contrast_reach_s (0: off): chance lines through busy images are not
-    min_contrast: float = 1.8
+    min_contrast: float = 2.0
     contrast_reach_s: float = 3.0
     contrast_quantile: float = 0.25
+    # tracks of the vehicles found, +- this, are masked when a line is judged against its
+    # surroundings (successive cancellation, cancel.py; 0: off)
+    cancel_halfwidth_s: float = 0.3
     min_coverage: float = 0.4             # share of bins along a line that must light up
     min_stack_snr: float = 0.6
     min_run_m: float = 30.0               # a vehicle lights this much cable without a gap ...

@@ -14,9 +14,10 @@ import numpy as np
 
 from edge_runtime.das.lines import (ImageAxes, directional_smooth, hough_segments, merge_lines,
                                     normalise_columns, ridge_mask, segments_to_lines)
+from edge_runtime.das.cancel import contrast_gate
 from edge_runtime.das.params import DetectionParams
 from edge_runtime.das.preprocess import Geometry
-from edge_runtime.das.suppress import join_undipped, line_contrast
+from edge_runtime.das.suppress import join_undipped
 from edge_runtime.das.vehicles import (Detection, dedupe, fit_line, line_features, merge_truck_parts,
                                        split_line)
 
@@ -40,16 +41,10 @@ def candidate_lines(z: np.ndarray, axes: ImageAxes, params: DetectionParams) -> 
     return np.vstack([m for m in merged if len(m)]) if any(len(m) for m in merged) else np.zeros((0, 5))
 
 
-def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
-                  params: DetectionParams) -> list[Detection]:
-    """Vehicles in one window of ``envelope`` rows ``(time, feature, bin)``."""
-    axes = window_axes(geometry, t_start)
-    images = [normalise_columns(envelope[:, band, :]) for band in range(3)]
-    z, alive = images[0]
-    weights = np.asarray(params.detect_weights, dtype=np.float32)
-    if np.any(weights[1:] > 0):
-        z = np.ascontiguousarray(sum(w * im for w, (im, _) in zip(weights, images) if w > 0) / weights.sum(),
-                                 dtype=np.float32)
+def line_candidates(z: np.ndarray, axes: ImageAxes, alive: np.ndarray,
+                    params: DetectionParams) -> list[Detection]:
+    """Vehicles drawn on ``z`` up to (not including) the contrast gate: Hough lines, split
+    into peaks, refitted, truck parts merged, undipped duplicates joined."""
     lines = candidate_lines(z, axes, params)
     candidates = dedupe([det for t_c, slowness, *_ in lines
                          for det in split_line(z, axes, alive, t_c, slowness, params)], params)
@@ -67,10 +62,22 @@ def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
     detections = merge_truck_parts(dedupe(refined, params), params)
     if params.join_dip > 0:
         detections = join_undipped(z, axes, alive, detections, params)
+    return detections
+
+
+def detect_window(envelope: np.ndarray, geometry: Geometry, t_start: float,
+                  params: DetectionParams) -> list[Detection]:
+    """Vehicles in one window of ``envelope`` rows ``(time, feature, bin)``."""
+    axes = window_axes(geometry, t_start)
+    images = [normalise_columns(envelope[:, band, :]) for band in range(3)]
+    z, alive = images[0]
+    weights = np.asarray(params.detect_weights, dtype=np.float32)
+    if np.any(weights[1:] > 0):
+        z = np.ascontiguousarray(sum(w * im for w, (im, _) in zip(weights, images) if w > 0) / weights.sum(),
+                                 dtype=np.float32)
+    detections = line_candidates(z, axes, alive, params)
     if params.min_contrast > 0:
-        detections = [d for d in detections if line_contrast(z, axes, alive, d, params.contrast_reach_s,
-                                                                     params.contrast_quantile)
-                      >= params.min_contrast]
+        detections = contrast_gate(z, axes, alive, detections, params)
     for det in detections:
         det.features = line_features([im for im, _ in images], axes, alive, det)
     return detections

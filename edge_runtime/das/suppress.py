@@ -19,7 +19,7 @@ import numpy as np
 
 from edge_runtime.das.lines import ImageAxes
 from edge_runtime.das.params import DetectionParams
-from edge_runtime.das.vehicles import Detection, slant_stack
+from edge_runtime.das.vehicles import Detection, sample_along, slant_stack
 
 
 def undipped(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, a: Detection, b: Detection,
@@ -52,10 +52,23 @@ def join_undipped(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, detections:
 
 
 def line_contrast(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, det: Detection,
-                  reach_s: float, quantile: float = 0.5, peak_s: float = 0.2) -> float:
+                  reach_s: float, quantile: float = 0.5, peak_s: float = 0.2,
+                  background: np.ndarray | None = None) -> float:
     """Slant-stack peak within ``peak_s`` of the line over the ``quantile`` of the stack
     along the same slowness from ``-reach_s`` to ``+reach_s`` (a low quantile: a strong
-    neighbour on one side must not hide a weak follower)."""
+    neighbour on one side must not hide a weak follower).
+
+    ``background`` (default ``z``) is the image the shifted copies are stacked on: ``z``
+    with the other vehicles' tracks masked (``cancel.without_tracks``), so that a strong
+    vehicle crossing or following this one does not count as its surroundings; copies
+    that lose more than half their bins to the mask are left out of the quantile.
+    """
     taus = np.arange(-reach_s, reach_s + 0.5 / axes.out_fs, 1.0 / axes.out_fs)
     profile = slant_stack(z, axes, alive, det.t_center + taus, np.asarray(det.slowness))
-    return float(profile[np.abs(taus) <= peak_s].max() / max(float(np.quantile(profile, quantile)), 1e-3))
+    peak = float(profile[np.abs(taus) <= peak_s].max())
+    if background is not None:
+        values, valid = sample_along(background, axes, alive, det.t_center + taus, np.asarray(det.slowness))
+        count = valid.sum(axis=-1)
+        keep = count >= max(8, 0.5 * count.max())
+        profile = values.sum(axis=-1)[keep] / count[keep] if keep.sum() >= 0.25 * taus.size else profile
+    return peak / max(float(np.quantile(profile, quantile)), 1e-3)

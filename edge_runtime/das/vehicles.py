@@ -45,7 +45,8 @@ def sample_along(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, t_c: np.ndar
     """Values of ``z`` on lines ``(t_c, slowness)`` (broadcast shapes), one column per bin.
 
     Returns ``(values, valid)`` of shape ``broadcast(t_c, slowness) + (n_bins,)``;
-    ``valid`` is False where the line leaves the window or the bin is dead.
+    ``valid`` is False where the line leaves the window, the bin is dead or the pixel is
+    NaN (masked out, e.g. another vehicle's track: ``cancel.without_tracks``).
     """
     x_rows = (axes.x_of(np.arange(z.shape[1])) - axes.x_mid) * axes.out_fs
     t_rows = (np.asarray(t_c, dtype=np.float64) - axes.t_start) * axes.out_fs + 0.5
@@ -53,6 +54,7 @@ def sample_along(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, t_c: np.ndar
     valid = (rows >= 0) & (rows < z.shape[0]) & alive
     np.clip(rows, 0, z.shape[0] - 1, out=rows)
     values = np.take(z.ravel(), rows * z.shape[1] + np.arange(z.shape[1]))
+    valid &= values == values                      # NaN != NaN: masked pixels
     values[~valid] = 0.0
     return values, valid
 
