@@ -17,13 +17,20 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import time
 from typing import Any
 
 import cbor2
 
+try:    # the coordinator's extra ([cloud]); a device decodes its few messages with json
+    import orjson as _orjson
+except ImportError:     # pragma: no cover - exercised where orjson is absent
+    _orjson = None
+
 SCHEMA_VERSION = 1
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 # RFC 8746 little-endian typed-array tags.
 _TAG_OF_DTYPE = {"uint8": 64, "<u2": 69, "<u4": 70, "<u8": 71, "int8": 72, "<i2": 77, "<i4": 78,
@@ -121,6 +128,16 @@ def decode(payload: bytes) -> Any:
         raise ValueError("empty payload")
     first = payload[0]
     if first == 0x7B:  # '{': our JSON is UTF-8 (decoding it here skips json's encoding sniffing)
+        if _orjson is not None and not _LONG_DIGITS.search(payload):
+            # 1.5 us instead of 4.6 for a heartbeat: every message a coordinator receives goes
+            # through here (13 % of its samples in a 10k-device soak). What orjson refuses
+            # (NaN, 1e400, lone surrogates, bad bytes) goes on to json, and so does any run of
+            # 19+ digits: orjson turns integers past 64 bits into floats, which would slip past
+            # the integer range checks. Each payload gets exactly json's value or json's error.
+            try:
+                return _orjson.loads(payload)
+            except _orjson.JSONDecodeError:
+                pass
         return json.loads(payload.decode("utf-8"))
     if 0xA0 <= first <= 0xBF:
         return cbor2.loads(payload, tag_hook=_cbor_tag_hook)

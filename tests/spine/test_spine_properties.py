@@ -164,3 +164,37 @@ def test_the_fast_walk_keeps_the_nesting_and_size_limits():
     assert not validate._all_within({"x": deep})
     assert not validate._all_within({"x": [0] * validate.MAX_ITEMS})
     assert validate._all_within({"x": [0] * (validate.MAX_ITEMS - 2)})
+
+
+def _json_verdict(payload: bytes):
+    try:
+        return "value", json.loads(payload.decode("utf-8"))
+    except Exception as exc:   # noqa: BLE001 - the verdict compared is the exception's type
+        return "error", type(exc)
+
+
+def _decode_verdict(payload: bytes):
+    try:
+        return "value", decode(payload)
+    except Exception as exc:   # noqa: BLE001
+        return "error", type(exc)
+
+
+@FAST
+@given(st.one_of(
+    st.dictionaries(st.text(max_size=10), hostile_values, max_size=6).map(
+        lambda d: json.dumps(d, ensure_ascii=False, allow_nan=True).encode("utf-8", "surrogatepass")),
+    st.binary(max_size=80).map(lambda b: b"{" + b),
+    st.lists(st.sampled_from([b'{"a":', b"NaN", b"-Infinity", b"1e400", b"123456789012345678901234567890",
+                              b'"\\ud800"', b'"\xff"', b"}", b",", b'"a":1', b"[", b"]", b"-0", b"0.1e-400",
+                              b'{"a":1,"a":2}']), min_size=1, max_size=8).map(lambda parts: b"{" + b"".join(parts))))
+def test_the_fast_json_decoder_gives_exactly_json_s_value_or_json_s_error(payload):
+    """decode() takes orjson's fast path where installed (the coordinator), json's elsewhere;
+    for any payload the coordinator must see what json alone would give: the same value
+    (NaN, big integers, duplicate keys, lone surrogates included) or the same error."""
+    expected, got = _json_verdict(payload), _decode_verdict(payload)
+    if expected[0] == "value" and got[0] == "value":
+        assert json.dumps(got[1], allow_nan=True) == json.dumps(expected[1], allow_nan=True)
+        assert type(got[1]) is type(expected[1])
+    else:
+        assert got == expected
