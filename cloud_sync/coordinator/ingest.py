@@ -38,6 +38,10 @@ _INSERT_RESULTS = ("INSERT OR IGNORE INTO results(msg_id, device_id, task, seq, 
                    "historical, payload) VALUES ")
 MAX_QUEUE = 100_000     # messages waiting for the store before the network thread waits
 BACKPRESSURE_MAX_S = 20.0
+# After a wait that ran out, this long without waiting: the network loop gets a turn to write
+# the PUBACKs and PINGREQ it owes. Waits back to back kept it silent past 1.5 x keepalive and
+# the broker dropped the coordinator (a 10k soak at load 6: "lost connection; reconnecting").
+BACKPRESSURE_GRACE_S = 1.0
 GATHER_S = 0.01         # a woken writer waits at most this long for a burst to end
 GATHER_POLL_S = 0.001   # ... and stops as soon as a poll finds nothing new
 GATHER_BELOW = 500
@@ -72,6 +76,7 @@ class IngestWriter:
         self.max_queue = max_queue
         self.backpressure_waits = 0        # times the network thread waited for room
         self.backpressure_s = 0.0
+        self._grace_until = 0.0
         self.book = DeviceBook(health_keep=health_keep)
         self.stored = 0
         self.duplicates = 0
@@ -117,12 +122,17 @@ class IngestWriter:
         (kept below the MQTT keepalive, so the broker never drops the session for it)."""
         if len(self._queue) < self.max_queue:
             return
-        self.backpressure_waits += 1
         start = time.monotonic()
+        if start < self._grace_until:
+            return
+        self.backpressure_waits += 1
         while len(self._queue) >= self.max_queue * 0.8 and time.monotonic() - start < timeout \
                 and not self._stop.is_set() and self._thread is not None and self._thread.is_alive():
             self._stop.wait(0.01)
-        self.backpressure_s += time.monotonic() - start
+        end = time.monotonic()
+        self.backpressure_s += end - start
+        if end - start >= timeout:
+            self._grace_until = end + BACKPRESSURE_GRACE_S
 
     @property
     def pending(self) -> int:

@@ -165,3 +165,43 @@ def test_heartbeats_waiting_for_a_busy_store_are_coalesced_per_device_and_result
     assert newest == {"d1": 5.0, "d2": 5.0}
     blocker.close()
     store.close()
+
+
+def test_a_wait_that_runs_out_is_followed_by_a_grace_so_the_network_loop_can_ping(tmp_path):
+    """Back-to-back waits kept the network loop from writing PUBACKs and PINGREQ for longer
+    than the broker's 1.5 x keepalive, and the broker dropped the coordinator."""
+    import sqlite3
+    import time
+
+    from cloud_sync.coordinator.ingest import BACKPRESSURE_GRACE_S
+    from cloud_sync.protocol import encode
+
+    store = Store(tmp_path)
+    writer = IngestWriter(store, EventHub(), max_queue=5)
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    writer.start()
+    try:
+        writer.submit(_heartbeat("d0", 1.0, 1.0))
+        wait_until(lambda: writer.pending == 0, 10, what="the writer took its first batch (and waits on the store)")
+        for i in range(12):
+            message = envelope("d0", i + 1, {"v": i}, msg_id=f"r-{i:08d}")
+            writer.submit(Inbound("result", "d0", "t", message, encode(message), 1.0))
+        wait_until(lambda: len(writer._queue) >= 5, 10, what="a full queue behind the busy store")
+        start = time.monotonic()
+        writer.wait_for_room(timeout=0.3)
+        assert time.monotonic() - start >= 0.3, "the first wait must hold the network thread"
+        start = time.monotonic()
+        writer.wait_for_room(timeout=0.3)
+        assert time.monotonic() - start < 0.1, "right after a wait ran out the loop gets its turn"
+        time.sleep(BACKPRESSURE_GRACE_S + 0.05)
+        start = time.monotonic()
+        writer.wait_for_room(timeout=0.3)
+        assert time.monotonic() - start >= 0.3, "after the grace, a full queue holds it again"
+        assert writer.backpressure_waits == 2
+    finally:
+        blocker.execute("COMMIT")
+    assert writer.flush(20) and writer.pending == 0
+    writer.stop()
+    blocker.close()
+    store.close()
