@@ -39,48 +39,38 @@ def training_flops(net: Network, batch: int) -> int:
     return int(6 * macs * batch)
 
 
-class OmniglotCnn(FewShotClassification):
-    name = "omniglot_cnn"
+class FewShotCnn(FewShotClassification):
+    """N-way K-shot tasks for a whole small CNN: the shared machinery of ``OmniglotCnn`` and
+    ``FsddKeywordCnn`` (supervised or episodic objective, prototype-initialised task head, any
+    θ transferring into the N-way model). Subclasses load the data, call
+    ``FewShotClassification.__init__`` and then ``_setup_cnn``."""
+
     local_params = ("out",)
 
-    def __init__(self, root=None, split: int = 0, n_way: int = 5, k_shot: int = 5,
-                 channels: tuple[int, ...] = (16, 32, 32, 32), size: int = 28, devices_per_alphabet: int = 2,
-                 objective: str = "episodic", eval_episodes: int = 100, samples_per_round: int = 50,
-                 samples_per_class: int | None = 10, adapt_steps: int = 20, adapt_lr: float = 0.1,
-                 head_init: str = "zero", rotations: int = 1, train_way: int | None = None):
-        from edge_runtime.online.datasets.omniglot import load_omniglot
-
+    def _setup_cnn(self, flat: np.ndarray, classes: np.ndarray, test: np.ndarray, shape: tuple[int, int],
+                   channels, objective: str, head_init: str, samples_per_round: int, adapt_steps: int,
+                   adapt_lr: float, global_of=None) -> None:
+        """``global_of(class id) -> label`` is the supervised objective's label (default: one per
+        training class; FSDD uses the word, shared by every speaker)."""
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-        if rotations not in (1, 2, 4):
-            raise ValueError(f"rotations must be 1, 2 or 4 (multiples of 90°/180°), got {rotations!r}")
-        data = load_omniglot(root, size)
-        alphabets = sorted(set(data.alphabet.tolist()))
-        pairs = list(itertools.combinations(alphabets, 2))
-        self.held_out_alphabets = list(pairs[(split * 11) % len(pairs)])  # 11 is coprime to 28: splits differ
-        rank = _rank_within_alphabet(data.names)
-        groups = np.array([f"{a}#{rank[c] % devices_per_alphabet}" for a, c in zip(data.alphabet, data.character)])
-        images, character, groups = _rotated_classes(data, groups, self.held_out_alphabets, rotations)
-        test = np.isin(character, np.unique(data.character[np.isin(data.alphabet, self.held_out_alphabets)]))
-        flat = images.reshape(len(images), -1)
-        self.rotations = rotations
-        # the devices' training tasks may be wider than the evaluation's N-way ones (Snell et al. 2017
-        # trained 5-way Omniglot with 60-way episodes): only the task-local head's width differs
-        self.train_way = int(train_way or n_way)
-        super().__init__(flat, character, groups, np.unique(character[test]), self.name,
-                         n_way=n_way, k_shot=k_shot, eval_episodes=eval_episodes,
-                         samples_per_class=samples_per_class)
         mean, std = flat[~test].mean(), flat[~test].std()
         self.x = ((flat - mean) / std).astype(np.float32)  # one scale for the image, not per pixel
-        self.size, self.channels, self.objective = size, tuple(channels), objective
+        self.height, self.width = shape
+        self.channels, self.objective = tuple(channels), objective
         self.task_local = ("out",) if objective == "episodic" else ()
         if head_init not in ("zero", "prototypes"):
             raise ValueError(f"head_init must be 'zero' or 'prototypes', got {head_init!r}")
         self.head_init = head_init
-        self.train_classes = np.unique(character[~test])
-        self.global_label = {int(c): i for i, c in enumerate(self.train_classes)}
+        self.train_classes = np.unique(classes[~test])
+        if global_of is None:
+            self.global_label = {int(c): i for i, c in enumerate(self.train_classes)}
+        else:
+            names = sorted({global_of(int(c)) for c in self.train_classes})
+            self.global_label = {int(c): names.index(global_of(int(c))) for c in self.train_classes}
+        self.n_global = len(set(self.global_label.values()))
         self.samples_per_round = samples_per_round
-        self.adapt_steps, self.adapt_lr, self.adapt_batch = adapt_steps, adapt_lr, n_way * k_shot
+        self.adapt_steps, self.adapt_lr, self.adapt_batch = adapt_steps, adapt_lr, self.n_way * self.k_shot
 
     def init_task_head(self, net: Network, data: LocalData) -> None:
         """``head_init="prototypes"`` (Proto-MAML, Triantafillou et al. 2020): the N-way head starts
@@ -102,8 +92,8 @@ class OmniglotCnn(FewShotClassification):
 
     def make_network(self, seed: int = 0, n_out: int | None = None) -> Network:
         if n_out is None:
-            n_out = self.train_way if self.objective == "episodic" else len(self.train_classes)
-        return cnn_network(self.size, self.size, self.channels, n_out, seed)
+            n_out = self.train_way if self.objective == "episodic" else self.n_global
+        return cnn_network(self.height, self.width, self.channels, n_out, seed)
 
     def device_task(self, device_id: str, rng: np.random.Generator) -> LocalData:
         if self.objective == "episodic":
@@ -130,6 +120,39 @@ class OmniglotCnn(FewShotClassification):
                 view[...] = 0.0 if name.startswith("out") else source.named_params[name]
             return net, net.get_flat()
         return super().adaptation_start(theta)
+
+
+class OmniglotCnn(FewShotCnn):
+    name = "omniglot_cnn"
+
+    def __init__(self, root=None, split: int = 0, n_way: int = 5, k_shot: int = 5,
+                 channels: tuple[int, ...] = (16, 32, 32, 32), size: int = 28, devices_per_alphabet: int = 2,
+                 objective: str = "episodic", eval_episodes: int = 100, samples_per_round: int = 50,
+                 samples_per_class: int | None = 10, adapt_steps: int = 20, adapt_lr: float = 0.1,
+                 head_init: str = "zero", rotations: int = 1, train_way: int | None = None):
+        from edge_runtime.online.datasets.omniglot import load_omniglot
+
+        if rotations not in (1, 2, 4):
+            raise ValueError(f"rotations must be 1, 2 or 4 (multiples of 90°/180°), got {rotations!r}")
+        data = load_omniglot(root, size)
+        alphabets = sorted(set(data.alphabet.tolist()))
+        pairs = list(itertools.combinations(alphabets, 2))
+        self.held_out_alphabets = list(pairs[(split * 11) % len(pairs)])  # 11 is coprime to 28: splits differ
+        rank = _rank_within_alphabet(data.names)
+        groups = np.array([f"{a}#{rank[c] % devices_per_alphabet}" for a, c in zip(data.alphabet, data.character)])
+        images, character, groups = _rotated_classes(data, groups, self.held_out_alphabets, rotations)
+        test = np.isin(character, np.unique(data.character[np.isin(data.alphabet, self.held_out_alphabets)]))
+        flat = images.reshape(len(images), -1)
+        self.rotations = rotations
+        # the devices' training tasks may be wider than the evaluation's N-way ones (Snell et al. 2017
+        # trained 5-way Omniglot with 60-way episodes): only the task-local head's width differs
+        self.train_way = int(train_way or n_way)
+        super().__init__(flat, character, groups, np.unique(character[test]), self.name,
+                         n_way=n_way, k_shot=k_shot, eval_episodes=eval_episodes,
+                         samples_per_class=samples_per_class)
+        self.size = size
+        self._setup_cnn(flat, character, test, (size, size), channels, objective, head_init,
+                        samples_per_round, adapt_steps, adapt_lr)
 
 
 def _rotated_classes(data, groups: np.ndarray, held_out: list[str], rotations: int):

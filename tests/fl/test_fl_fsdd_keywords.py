@@ -1,0 +1,50 @@
+"""FSDD personalised keywords: the held-out speaker and the held-out words never reach a
+training device, and the supervised baseline's labels are the words (shared by speakers)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+
+def _exp(**kw):
+    from edge_runtime.online.experiments.fsdd_keywords import FsddKeywordCnn
+
+    try:
+        return FsddKeywordCnn(max_take=12, eval_episodes=2, **kw)
+    except FileNotFoundError as err:  # data set not on this machine
+        pytest.skip(str(err))
+
+
+def test_held_out_speaker_and_words_never_in_training_devices():
+    exp = _exp(split=1)
+    assert exp.held_out not in exp.device_ids() and len(exp.device_ids()) == 5
+    for classes in exp.device_classes.values():
+        assert sorted(c % 10 for c in classes) == [0, 1, 2, 3, 4]
+    assert sorted(c % 10 for c in exp.test_classes) == [5, 6, 7, 8, 9] == exp.held_out_words
+    held = {c // 10 for c in exp.test_classes}
+    assert len(held) == 1 and not held & {c // 10 for cs in exp.device_classes.values() for c in cs}
+    task = exp.device_task(exp.device_ids()[0], np.random.default_rng(0))
+    assert task.x.shape == (25, 32 * 20) and sorted(set(task.y.tolist())) == list(range(5))
+    result = exp.evaluate(exp.make_network(0).get_flat(), 0, k_shot=1)
+    assert 0.0 <= result["accuracy"] <= 1.0 and result["k_shot"] == 1
+
+
+def test_supervised_labels_are_the_words_and_its_convolutions_transfer():
+    sup = _exp(split=0, objective="supervised")
+    pooled = sup.pooled_data()
+    assert sup.make_network().n_outputs == 5 and sorted(set(pooled.y.tolist())) == list(range(5))
+    first = sup.device_classes[sup.device_ids()[0]][0]
+    assert sup.global_label[first] == sup.global_label[sup.device_classes[sup.device_ids()[1]][0]]
+    theta = sup.make_network(3).get_flat()
+    net, start = sup.adaptation_start(theta)
+    np.testing.assert_array_equal(start[net.mask_for(["conv0"])], theta[net.mask_for(["conv0"])])
+    assert not np.any(start[net.mask_for(["out"])])
+
+
+def test_too_few_words_is_an_error():
+    from edge_runtime.online.experiments.fsdd_keywords import FsddKeywordCnn
+
+    with pytest.raises(ValueError, match="words"):
+        FsddKeywordCnn(train_words=(0, 1, 2, 3, 4, 5, 6))
