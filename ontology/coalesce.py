@@ -31,7 +31,6 @@ from typing import Any
 
 from rdflib import Graph, URIRef
 
-from ontology.ns import new_graph
 
 
 @dataclass
@@ -190,10 +189,7 @@ class LiveBuffer:
         written = 0
         for start in range(0, len(subjects), self.max_subjects):
             chunk = subjects[start:start + self.max_subjects]
-            graph = new_graph()
-            for s in chunk:
-                for p, o in by_subject[s]:
-                    graph.add((s, p, o))
+            graph = [(s, p, o) for s in chunk for p, o in by_subject[s]]
             try:
                 self.store.set_properties(graph)
             except Exception:

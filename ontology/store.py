@@ -18,7 +18,6 @@ from typing import Any
 
 from rdflib import Graph, URIRef
 
-from ontology.ns import new_graph
 from ontology.results import CSV_TYPE, JSON_TYPE, NT_TYPE, QueryResult, Term
 
 log = logging.getLogger(__name__)
@@ -344,23 +343,27 @@ class GraphStore:
             self._backend.load_ntriples(combined.serialize(format="nt"))
         return len(combined)
 
-    def set_properties(self, data: Graph) -> None:
+    def set_properties(self, data) -> None:
         """Overwrite: for every (subject, predicate) in `data`, old values go, the new ones stay.
 
         For live state (online, last seen, health figures) that must never accumulate; one
         SPARQL update, so readers never see a device with neither the old nor the new value.
+        `data` is a Graph or any iterable of triples (the live writer's plain lists: building
+        an rdflib Graph to serialise it again was half the cost). The old values go in one
+        DELETE joined on a VALUES list, not one DELETE WHERE per pair: 0.14 vs 0.24 s for
+        6,000 pairs on this box.
         """
-        if not isinstance(data, Graph):        # Triples (ontology.ns) or any iterable of triples
-            graph = new_graph()
-            graph += data
-            data = graph
-        pairs = sorted({(s.n3(), p.n3()) for s, p, _ in data})
+        from rdflib.plugins.serializers.nt import _nt_row
+
+        triples = list(data)
+        pairs = sorted({(s.n3(), p.n3()) for s, p, _ in triples})
         if not pairs:
             return
-        deletes = " ;\n".join(f"DELETE WHERE {{ {s} {p} ?o }}" for s, p in pairs)
-        inserts = data.serialize(format="nt")
+        values = "\n".join(f"({s} {p})" for s, p in pairs)
+        inserts = "".join(_nt_row(triple) for triple in triples)
         with self._write_lock:
-            self._backend.update(f"{deletes} ;\nINSERT DATA {{\n{inserts}\n}}")
+            self._backend.update(f"DELETE {{ ?s ?p ?o }} WHERE {{ VALUES (?s ?p) {{\n{values}\n}} ?s ?p ?o }} ;\n"
+                                 f"INSERT DATA {{\n{inserts}}}")
 
     def replace_description(self, subject: str | URIRef, data: Graph, validate: bool = True,
                             keep: tuple[str, ...] = ()) -> int:

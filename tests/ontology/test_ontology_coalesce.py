@@ -88,9 +88,10 @@ def test_batched_writes_merge_a_fleet_into_few_updates_with_lag_reported():
         time.sleep(0.05)
     assert fleet.buffer.pending == 0
     # 600 events in a few updates: one per flush tick while they arrived (a slow machine spreads
-    # them over more ticks), never one per device.
+    # them over more ticks; a tick may write the figures and the due summaries apart), never one
+    # per device.
     ticks = (time.monotonic() - started) / 0.2
-    assert fleet.buffer.writes - writes_before <= max(3, ticks + 2) and fleet.buffer.writes - writes_before < 60
+    assert fleet.buffer.writes - writes_before <= max(4, 2 * ticks + 2) and fleet.buffer.writes - writes_before < 60
     assert len(store.query(f"SELECT ?d WHERE {{ ?d <{ER}temperatureC> ?t }}")) == 300
     assert len(store.query(f"SELECT ?s WHERE {{ ?s <{ER}resultCount> 1 }}")) == 300
     stats = fleet.stats()
