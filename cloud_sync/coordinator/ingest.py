@@ -37,11 +37,13 @@ log = logging.getLogger(__name__)
 _INSERT_RESULTS = ("INSERT OR IGNORE INTO results(msg_id, device_id, task, seq, ts, received, "
                    "historical, payload) VALUES ")
 MAX_QUEUE = 100_000     # messages waiting for the store before the network thread waits
-BACKPRESSURE_MAX_S = 20.0
-# After a wait that ran out, this long without waiting: the network loop gets a turn to write
-# the PUBACKs and PINGREQ it owes. Waits back to back kept it silent past 1.5 x keepalive and
-# the broker dropped the coordinator (a 10k soak at load 6: "lost connection; reconnecting").
-BACKPRESSURE_GRACE_S = 1.0
+BACKPRESSURE_MAX_S = 10.0
+# After a wait that ran out, this long without waiting: the network loop finishes its turn
+# (<= 16 reads of 256 kB), writes the PUBACKs and PINGREQ it owes and reads the PINGRESP.
+# paho closes the link itself when a PINGRESP is not read within the keepalive (30 s), and
+# the broker after 1.5 x keepalive without a packet; waits back to back (20 s, then 20 s with
+# 1 s between) did that in loaded 10k soaks ("lost connection; reconnecting").
+BACKPRESSURE_GRACE_S = 5.0
 GATHER_S = 0.01         # a woken writer waits at most this long for a burst to end
 GATHER_POLL_S = 0.001   # ... and stops as soon as a poll finds nothing new
 GATHER_BELOW = 500
@@ -77,6 +79,7 @@ class IngestWriter:
         self.backpressure_waits = 0        # times the network thread waited for room
         self.backpressure_s = 0.0
         self._grace_until = 0.0
+        self.grace_s = BACKPRESSURE_GRACE_S
         self.book = DeviceBook(health_keep=health_keep)
         self.stored = 0
         self.duplicates = 0
@@ -132,7 +135,7 @@ class IngestWriter:
         end = time.monotonic()
         self.backpressure_s += end - start
         if end - start >= timeout:
-            self._grace_until = end + BACKPRESSURE_GRACE_S
+            self._grace_until = end + self.grace_s
 
     @property
     def pending(self) -> int:

@@ -173,11 +173,14 @@ def test_a_wait_that_runs_out_is_followed_by_a_grace_so_the_network_loop_can_pin
     import sqlite3
     import time
 
-    from cloud_sync.coordinator.ingest import BACKPRESSURE_GRACE_S
+    from cloud_sync.coordinator.ingest import BACKPRESSURE_GRACE_S, BACKPRESSURE_MAX_S
     from cloud_sync.protocol import encode
+
+    assert BACKPRESSURE_MAX_S + BACKPRESSURE_GRACE_S < 30, "paho drops a link whose PINGRESP waits 30 s"
 
     store = Store(tmp_path)
     writer = IngestWriter(store, EventHub(), max_queue=5)
+    writer.grace_s = 0.5                           # the test's own (5 s in service)
     blocker = sqlite3.connect(store.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     writer.start()
@@ -194,7 +197,7 @@ def test_a_wait_that_runs_out_is_followed_by_a_grace_so_the_network_loop_can_pin
         start = time.monotonic()
         writer.wait_for_room(timeout=0.3)
         assert time.monotonic() - start < 0.1, "right after a wait ran out the loop gets its turn"
-        time.sleep(BACKPRESSURE_GRACE_S + 0.05)
+        time.sleep(writer.grace_s + 0.05)
         start = time.monotonic()
         writer.wait_for_room(timeout=0.3)
         assert time.monotonic() - start >= 0.3, "after the grace, a full queue holds it again"
