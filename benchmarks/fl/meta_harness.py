@@ -126,8 +126,8 @@ def margins(summary: dict, shots: int, against: list[str], candidates: list[str]
     return out
 
 
-def bench_args(doc: str, default_out: str):
-    """The command line every comparison benchmark shares."""
+def bench_args(doc: str, default_out: str, extra: Callable | None = None):
+    """The command line every comparison benchmark shares; ``extra(parser)`` adds a bench's own options."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,6 +138,8 @@ def bench_args(doc: str, default_out: str):
     ap.add_argument("--split-offset", type=int, default=0, help="first split (7 = the tuning split)")
     ap.add_argument("--out", default=default_out, help="results name under benchmarks/results/")
     ap.add_argument("--methods", help="only these methods, e.g. tinymetafed (a supplementary arm; with --scale)")
+    if extra is not None:
+        extra(ap)
     args = ap.parse_args()
     args.seed_values = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
     args.method_names = args.methods.split(",") if args.methods else None

@@ -48,3 +48,20 @@ def test_too_few_words_is_an_error():
 
     with pytest.raises(ValueError, match="words"):
         FsddKeywordCnn(train_words=(0, 1, 2, 3, 4, 5, 6))
+
+
+def test_label_skewed_fsdd_devices_hold_only_their_digits():
+    from edge_runtime.online.experiments.cnn import FsddCnn
+
+    try:
+        plain, skewed = FsddCnn(split=2, max_take=8), FsddCnn(split=2, max_take=8, words_per_device=2)
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+    assert len(skewed.device_ids()) == 25 and skewed.held_out == plain.held_out
+    for device in skewed.device_ids():
+        speaker, j = device.split("#")
+        assert speaker != skewed.held_out and set(skewed.data[device][1].tolist()) == {2 * int(j), 2 * int(j) + 1}
+    assert sum(len(y) for _, y in skewed.data.values()) == sum(len(y) for _, y in plain.data.values())
+    np.testing.assert_array_equal(skewed.adapt_set.y, plain.adapt_set.y)  # same held-out adaptation set
+    with pytest.raises(ValueError, match="divide"):
+        FsddCnn(words_per_device=3)

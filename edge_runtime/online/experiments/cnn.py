@@ -190,8 +190,15 @@ class FsddCnn(PerDeviceSamples, Experiment):
 
     def __init__(self, root=None, split: int = 0, shots: int = 2, n_frames: int = 32, n_mels: int = 20,
                  channels: tuple[int, ...] = (16, 32, 32), samples_per_round: int = 50, max_take: int = 50,
-                 adapt_steps: int = 30, adapt_lr: float = 0.05):
+                 adapt_steps: int = 30, adapt_lr: float = 0.05, words_per_device: int = 10):
+        """``words_per_device`` < 10 makes the fleet label-skewed (setting (a) of issue #20): each
+        training speaker's recordings are dealt over 10 / ``words_per_device`` devices holding only
+        those digits (device ``speaker#j``: digits j·w … j·w + w − 1), as phones that each hear a few
+        of the words; the held-out speaker still adapts on all ten."""
         from edge_runtime.online.datasets.fsdd import load_fsdd
+
+        if words_per_device < 1 or 10 % words_per_device:
+            raise ValueError(f"words_per_device must divide 10, got {words_per_device!r}")
 
         feats = load_fsdd(root, max_take=max_take, n_frames=n_frames, front_end="log_mel")
         speakers = sorted(set(feats.speaker.tolist()))
@@ -199,7 +206,11 @@ class FsddCnn(PerDeviceSamples, Experiment):
         train = feats.speaker != self.held_out
         self.mean, self.std = float(feats.x[train].mean()), float(feats.x[train].std())
         x = ((feats.x - self.mean) / self.std).astype(np.float32)
-        self.data = {s: (x[feats.speaker == s], feats.digit[feats.speaker == s]) for s in speakers if s != self.held_out}
+        self.data = {}
+        for s in speakers:
+            for j in range(10 // words_per_device) if s != self.held_out else ():
+                mine = (feats.speaker == s) & (feats.digit // words_per_device == j)
+                self.data[s if words_per_device == 10 else f"{s}#{j}"] = (x[mine], feats.digit[mine])
         own = ~train
         adapt_mask = own & (feats.take >= 5) & (feats.take < 5 + shots)
         test_mask = own & ~adapt_mask

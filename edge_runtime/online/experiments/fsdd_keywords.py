@@ -34,11 +34,12 @@ class FsddKeywordCnn(FewShotCnn):
                  channels: tuple[int, ...] = (16, 32, 32), objective: str = "episodic",
                  eval_episodes: int = 50, samples_per_class: int | None = 5, samples_per_round: int = 50,
                  adapt_steps: int = 20, adapt_lr: float = 0.05, head_init: str = "prototypes",
-                 max_take: int = 50):
+                 max_take: int = 50, train_way: int | None = None):
         from edge_runtime.online.datasets.fsdd import load_fsdd
 
         held_out_words = sorted(set(DIGITS) - set(train_words))
-        if len(held_out_words) < n_way or len(train_words) < n_way:
+        self.train_way = int(train_way or n_way)  # devices' tasks may be wider than the evaluation's
+        if len(held_out_words) < n_way or len(train_words) < max(n_way, self.train_way):
             raise ValueError(f"need ≥{n_way} training and held-out words, got {sorted(train_words)}")
         feats = load_fsdd(root, max_take=max_take, n_frames=n_frames, front_end="log_mel")
         speakers = sorted(set(feats.speaker.tolist()))
@@ -50,7 +51,6 @@ class FsddKeywordCnn(FewShotCnn):
         classes = spk * 10 + feats.digit[keep]
         test = own[keep]
         flat = feats.x[keep].reshape(int(keep.sum()), -1)
-        self.train_way = n_way
         FewShotClassification.__init__(self, flat, classes, feats.speaker[keep], np.unique(classes[test]),
                                        self.name, n_way=n_way, k_shot=k_shot, eval_episodes=eval_episodes,
                                        samples_per_class=samples_per_class)
