@@ -9,7 +9,9 @@ away before adaptation); Reptile / TinyReptile / TinyMetaFed train on shuffled-l
 tasks of each device's own words. Budgets follow ``fsdd_cnn_bench.py`` (FedAvg 3 clients x 10
 steps per round; the serial methods one online pass over a 25-sample task per round), fixed
 before any run of this benchmark; the tuning split (--split-offset 5: yweweler held out) was
-run once with them and nothing was changed after it. Report splits 0..4.
+run with them, then FedAvg's rounds (40 -> 150) and the serial lr (0.01 -> 0.03) were chosen
+there for the 3-way setting (digits 0-6 trained, 5-way device tasks); report splits 0..4 were
+run once after that.
 Writes benchmarks/results/fl_fsdd_keywords.json (+ .png).
 Run: nice -n 19 .venv/bin/python benchmarks/fl/fsdd_keywords_bench.py [--seeds 5] [--episodes 20]
 """
@@ -20,14 +22,14 @@ from meta_harness import bench_args, chosen_methods, compare, write_report
 
 from edge_runtime.online.experiments.fsdd_keywords import FsddKeywordCnn
 
-FEDAVG_ROUNDS = 40
+FEDAVG_ROUNDS = 150     # chosen on the tuning split (40 left FedAvg short of its plateau)
 SERIAL_ROUNDS = 200
 
 
 def methods(scale: float) -> dict[str, dict]:
     r = lambda n: max(2, int(n * scale))  # noqa: E731
     batched = {"clients_per_round": 3, "local_steps": 10, "lr": 0.05}
-    serial = {"local_steps": 25, "batch_size": 1, "lr": 0.01}
+    serial = {"local_steps": 25, "batch_size": 1, "lr": 0.03}   # lr chosen on the tuning split
     return {"random_init": {"random": True},
             "fedavg": {"strategy": "fedavg", "rounds": r(FEDAVG_ROUNDS), "objective": "supervised",
                        "batch_size": 10, **batched},
