@@ -32,7 +32,6 @@ from typing import Any
 from rdflib import Graph, URIRef
 
 
-
 @dataclass
 class CoalesceRules:
     seen_resolution_s: float = 60.0

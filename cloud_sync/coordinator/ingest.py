@@ -27,7 +27,7 @@ from typing import Any
 from cloud_sync.coordinator import quarantine
 from cloud_sync.coordinator.events import Event, EventHub
 from cloud_sync.coordinator.liveness import HEALTH_KEEP, NOT_TRAFFIC, DeviceBook
-from cloud_sync.coordinator.store import ROWS_PER_STATEMENT, Store, execute_rows  # noqa: F401
+from cloud_sync.coordinator.store import Store, execute_rows
 from cloud_sync.protocol import ProtocolError, RejectionCounter
 from cloud_sync.protocol.link import Delivery, ack_deliveries
 

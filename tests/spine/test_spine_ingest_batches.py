@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from cloud_sync.coordinator.events import EventHub
-from cloud_sync.coordinator.ingest import ROWS_PER_STATEMENT, Inbound, IngestWriter
-from cloud_sync.coordinator.store import Store
+from cloud_sync.coordinator.ingest import Inbound, IngestWriter
+from cloud_sync.coordinator.store import ROWS_PER_STATEMENT, Store
 from cloud_sync.protocol import encode, envelope
 from cloud_sync.protocol.link import Delivery
 from edge_runtime.waiting import wait_until
