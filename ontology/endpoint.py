@@ -19,8 +19,8 @@ from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from ontology.query_limits import QueryTooLarge, check_query
-from ontology.query_pool import QueryFailed, QueryTooExpensive
-from ontology.store import QueryTimeout, SparqlSyntaxError, StoreUnavailable, UpdateRefused
+from ontology.query_pool import QueryFailed
+from ontology.store import QueryTimeout, QueryTooExpensive, SparqlSyntaxError, StoreUnavailable, UpdateRefused
 
 log = logging.getLogger(__name__)
 PATH = "/sparql"

@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from ontology.store import QueryTimeout, SparqlSyntaxError
+from ontology.oxigraph_backend import MAX_ANSWER_BYTES, serialise_answer
+from ontology.store_errors import QueryTimeout, QueryTooExpensive, SparqlSyntaxError
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,6 @@ class QueryFailed(RuntimeError):
 
 class QueryWorkerDied(QueryFailed):
     """The worker evaluating the query ended (crash or signal); a fresh one replaces it."""
-
-
-class QueryTooExpensive(MemoryError):
-    """The query needed more memory than a worker may take."""
 
 
 def _vm_bytes() -> int:
@@ -68,8 +65,7 @@ def _serve(conn, location: str, memory_bytes: int, fresh_s: float) -> None:
     os.environ["RUST_BACKTRACE"] = "0"
     import pyoxigraph as ox
 
-    from ontology.results import CSV_TYPE, JSON_TYPE, NT_TYPE, QueryResult
-
+    never = threading.Event()                        # the parent stops a worker by killing it
     if memory_bytes:
         limit = _vm_bytes() + memory_bytes           # on top of what the interpreter holds now
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -95,18 +91,12 @@ def _serve(conn, location: str, memory_bytes: int, fresh_s: float) -> None:
                         raise
                     store = None
                     time.sleep(0.05 * (attempt + 1))
-            if isinstance(answer, ox.QueryTriples):
-                reply = ("ok", NT_TYPE, answer.serialize(format=ox.RdfFormat.N_TRIPLES))
-            elif isinstance(answer, ox.QueryBoolean):
-                reply = ("ok", *QueryResult("ask", boolean=bool(answer)).to_document(fmt))
-            elif fmt == "csv":
-                reply = ("ok", CSV_TYPE, answer.serialize(format=ox.QueryResultsFormat.CSV))
-            else:
-                reply = ("ok", JSON_TYPE, answer.serialize(format=ox.QueryResultsFormat.JSON))
+            reply = ("ok", *serialise_answer(answer, fmt, never, MAX_ANSWER_BYTES))
         except SyntaxError as exc:
             reply = ("syntax", str(exc))
-        except MemoryError:
-            conn.send(("memory", f"the query needed more than {memory_bytes >> 20} MB"))
+        except MemoryError as exc:
+            conn.send(("memory", str(exc) if isinstance(exc, QueryTooExpensive)
+                       else f"the query needed more than {memory_bytes >> 20} MB"))
             return                                   # a fresh worker is cleaner than a recovered one
         except Exception as exc:  # anything else is the query's problem, reported as such
             reply = ("error", f"{type(exc).__name__}: {exc}")

@@ -10,197 +10,21 @@ Descriptions are SHACL-validated on the way in (see ontology.shacl).
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from rdflib import Graph, URIRef
 from rdflib.plugins.serializers.nt import _nt_row   # one N-Triples line, as Graph.serialize writes it
 
-from ontology.results import CSV_TYPE, JSON_TYPE, NT_TYPE, QueryResult, Term
+from ontology.oxigraph_backend import OxigraphBackend
+from ontology.results import QueryResult
+from ontology.store_errors import (  # noqa: F401  (re-exported: callers catch them from here)
+    QueryTimeout, QueryTooExpensive, SparqlSyntaxError, StoreUnavailable, UpdateRefused)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
-_POSITION = re.compile(r"(?:error at |line )(\d+):(\d+)")
-
-
-class SparqlSyntaxError(ValueError):
-    """Malformed SPARQL; carries the parser's message and the 1-based line/column when known."""
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None):
-        self.message, self.line, self.column = message, line, column
-        where = f" at line {line}, column {column}" if line else ""
-        super().__init__(f"SPARQL syntax error{where}: {message}")
-
-    @classmethod
-    def from_parser(cls, text: str) -> "SparqlSyntaxError":
-        found = _POSITION.search(text)
-        if not found:
-            return cls(text.strip())
-        message = _POSITION.sub("", text, count=1).lstrip(": ").strip() or text.strip()
-        return cls(message, int(found.group(1)), int(found.group(2)))
-
-
-class UpdateRefused(ValueError):
-    """The store will not apply this update as written; the message says why and what to do."""
-
-
-class QueryTimeout(TimeoutError):
-    """The query ran past its time limit."""
-
-
-class StoreUnavailable(OSError):
-    """The store could not be opened or reached; the message says what to do."""
-
-
-def _term(node, _classes: dict = {}) -> Term | None:
-    """pyoxigraph term → Term (class lookups cached: this runs for every cell of every row)."""
-    if node is None:
-        return None
-    if not _classes:
-        import pyoxigraph
-        _classes.update({pyoxigraph.NamedNode: "uri", pyoxigraph.BlankNode: "bnode",
-                         pyoxigraph.Literal: "literal"})
-    kind = _classes.get(node.__class__)
-    if kind == "literal":
-        language = node.language
-        return Term("literal", node.value, None if language else node.datatype.value, language)
-    if kind is not None:
-        return Term(kind, node.value)
-    return Term("literal", str(node))  # RDF-star triple terms: shown as text
-
-
-class _OxigraphBackend:
-    """pyoxigraph; queries run in a worker thread (Oxigraph releases the GIL) so a time limit holds.
-
-    A timed-out query stops at its next result row. One that computes a single huge aggregate
-    cannot be interrupted and finishes in the background, so at most MAX_RUNNING queries run at
-    once: runaway queries cannot pile up and starve the coordinator.
-    """
-
-    MAX_RUNNING = 4
-
-    def __init__(self, path: Path | None, read_only: bool = False):
-        import pyoxigraph
-
-        self._ox = pyoxigraph
-        if path is None:
-            self.store = pyoxigraph.Store()
-        else:
-            path.mkdir(parents=True, exist_ok=True)
-            try:
-                self.store = (pyoxigraph.Store.read_only(str(path)) if read_only
-                              else pyoxigraph.Store(str(path)))
-            except OSError as exc:
-                raise StoreUnavailable(
-                    f"cannot open the graph store in {path}: {exc}. If the coordinator is running it "
-                    f"holds this store; query it through its endpoint instead (--endpoint URL)") from exc
-        self.location = str(path) if path else ":memory:"
-        self.read_only = read_only
-        self._slots = threading.BoundedSemaphore(self.MAX_RUNNING)
-
-    def query(self, sparql: str, timeout_s: float) -> QueryResult:
-        return self._in_worker(lambda cancelled: self._evaluate(sparql, cancelled), timeout_s)
-
-    def query_document(self, sparql: str, fmt: str, timeout_s: float) -> tuple[str, bytes]:
-        """The answer serialised by Oxigraph itself (SPARQL JSON or CSV; N-Triples for graphs).
-
-        No Python object per value: a 6,000-row answer is ~3× cheaper this way. The serialiser
-        runs to the end once started, so a time limit stops only queries still evaluating.
-        """
-        return self._in_worker(lambda cancelled: self._serialise(sparql, fmt), timeout_s)
-
-    def _serialise(self, sparql: str, fmt: str) -> tuple[str, bytes]:
-        ox = self._ox
-        answer = self._run_query(sparql)
-        if isinstance(answer, ox.QueryTriples):
-            return NT_TYPE, answer.serialize(format=ox.RdfFormat.N_TRIPLES)
-        if isinstance(answer, ox.QueryBoolean):  # one value: our own CSV form (with a header row)
-            return QueryResult("ask", boolean=bool(answer)).to_document(fmt)
-        if fmt == "csv":
-            return CSV_TYPE, answer.serialize(format=ox.QueryResultsFormat.CSV)
-        return JSON_TYPE, answer.serialize(format=ox.QueryResultsFormat.JSON)
-
-    def _in_worker(self, work_fn, timeout_s: float):
-        """Run work_fn(cancelled) in a worker thread; raise QueryTimeout past timeout_s."""
-        box: dict[str, Any] = {}
-        cancelled = threading.Event()
-        started = time.monotonic()
-        if not self._slots.acquire(timeout=timeout_s):
-            raise QueryTimeout(f"all {self.MAX_RUNNING} query slots are busy with earlier long queries; "
-                               f"waited {timeout_s:g} s")
-
-        def work():
-            try:
-                box["result"] = work_fn(cancelled)
-            except BaseException as exc:  # handed to the caller's thread
-                box["error"] = exc
-            finally:
-                self._slots.release()
-
-        worker = threading.Thread(target=work, name="sparql-query", daemon=True)
-        worker.start()
-        worker.join(max(0.0, timeout_s - (time.monotonic() - started)))
-        if worker.is_alive():
-            cancelled.set()  # stops at the next row; a single long aggregate runs on unobserved
-            raise QueryTimeout(f"query ran past its {timeout_s:g} s limit")
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
-
-    def lookup(self, sparql: str) -> QueryResult:
-        return self._evaluate(sparql, threading.Event())
-
-    def _run_query(self, sparql: str):
-        try:
-            return self.store.query(sparql)
-        except SyntaxError as exc:
-            raise SparqlSyntaxError.from_parser(str(exc)) from None
-
-    def _evaluate(self, sparql: str, cancelled: threading.Event) -> QueryResult:
-        answer = self._run_query(sparql)
-        if isinstance(answer, self._ox.QueryBoolean):
-            return QueryResult("ask", boolean=bool(answer))
-        if isinstance(answer, self._ox.QuerySolutions):
-            variables = [v.value for v in answer.variables]
-            rows = []
-            for solution in answer:
-                if cancelled.is_set():
-                    break
-                rows.append(tuple(map(_term, solution)))
-            return QueryResult("select", variables=variables, rows=rows)
-        triples = [(_term(t.subject), _term(t.predicate), _term(t.object)) for t in answer]
-        return QueryResult("graph", triples=triples)
-
-    def _written_stores(self) -> tuple:
-        """Every store a write goes to, in order (one here; the mirror writes disk, then memory)."""
-        return (self.store,)
-
-    def update(self, sparql: str) -> None:
-        for store in self._written_stores():
-            try:
-                store.update(sparql)
-            except SyntaxError as exc:
-                raise SparqlSyntaxError.from_parser(str(exc)) from None
-
-    def load_ntriples(self, data: str) -> None:
-        for store in self._written_stores():
-            store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
-
-    def load_file(self, path: Path, fmt: str) -> None:
-        formats = {"turtle": self._ox.RdfFormat.TURTLE, "nt": self._ox.RdfFormat.N_TRIPLES}
-        for store in self._written_stores():
-            store.bulk_load(path=str(path), format=formats[fmt])
-
-    def close(self) -> None:
-        """Flush and release the store (RocksDB's lock goes with the last reference)."""
-        if self.store is not None and self.location != ":memory:":
-            if not self.read_only:
-                self.store.flush()
-            self.store = None
 
 
 def _live_device_predicates() -> tuple[str, ...]:
@@ -242,7 +66,7 @@ class GraphStore:
         from an in-memory copy of it (ontology.store_mirror; the coordinator's choice).
         """
         if location is None or str(location) == ":memory:":
-            return cls(_OxigraphBackend(None))
+            return cls(OxigraphBackend(None))
         text = str(location)
         if text.startswith(("http://", "https://")):
             from ontology.sparql_http import HttpBackend
@@ -250,7 +74,7 @@ class GraphStore:
         if memory_copy and not read_only:
             from ontology.store_mirror import MirroredOxigraphBackend
             return cls(MirroredOxigraphBackend(Path(text).expanduser()))
-        return cls(_OxigraphBackend(Path(text).expanduser(), read_only=read_only))
+        return cls(OxigraphBackend(Path(text).expanduser(), read_only=read_only))
 
     # ---- reading -------------------------------------------------------------------------
     def query_result(self, sparql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> QueryResult:

@@ -15,12 +15,13 @@ import re
 import tempfile
 from pathlib import Path
 
-from ontology.store import UpdateRefused, _OxigraphBackend
+from ontology.oxigraph_backend import OxigraphBackend
+from ontology.store_errors import UpdateRefused
 
 _PER_EVALUATION = re.compile(r"\b(BNODE|UUID|STRUUID|RAND|NOW)\s*\(", re.IGNORECASE)
 
 
-class MirroredOxigraphBackend(_OxigraphBackend):
+class MirroredOxigraphBackend(OxigraphBackend):
     """Durable on disk (RocksDB), queried in memory: the inherited query paths read `self.store`,
     the inherited write paths go to `_written_stores()`, disk first."""
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 from urllib.parse import quote
 
 import pytest
 
+from edge_runtime.waiting import wait_until
+from ontology import oxigraph_backend
 from ontology.endpoint import SparqlEndpoint, start_server
 from ontology.queries import render, run_named
 
@@ -63,10 +66,28 @@ def test_curl_malformed_query_is_400_with_position(endpoint_url):
     assert body.startswith("SPARQL syntax error at line 2, column") and "Traceback" not in body
 
 
-def test_curl_query_past_time_limit_is_503(endpoint_url):
+def _query_threads() -> int:
+    return sum(t.name == "sparql-query" for t in threading.enumerate())
+
+
+def test_curl_query_past_time_limit_is_503_and_stops(endpoint_url, monkeypatch):
+    """Answered 503, and the query stops too: it used to serialise its 10^12 rows on in the
+    background until the process ran out of memory (24 GB in the suite, then OOM-killed)."""
+    monkeypatch.setattr(oxigraph_backend, "MAX_ANSWER_BYTES", 2**40)   # the time limit comes first
     heavy = "SELECT * WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }"
     status, _, body = curl("-H", "Content-Type: application/sparql-query", "--data-binary", heavy, endpoint_url)
     assert status == 503 and "2 s limit" in body
+    wait_until(lambda: _query_threads() == 0, 5, what="the timed-out query's thread to stop")
+
+
+def test_answer_past_the_size_limit_is_422(endpoint_url, monkeypatch):
+    monkeypatch.setattr(oxigraph_backend, "MAX_ANSWER_BYTES", 64 * 1024)
+    everything = "SELECT * WHERE { ?s ?p ?o }"
+    status, _, body = curl("-H", "Content-Type: application/sparql-query", "--data-binary", everything, endpoint_url)
+    assert status == 422 and "over 0.0625 MB" in body and "add a LIMIT" in body
+    status, _, body = curl("-H", "Content-Type: application/sparql-query", "--data-binary",
+                           everything + " LIMIT 20", endpoint_url)
+    assert status == 200 and len(json.loads(body)["results"]["bindings"]) == 20
 
 
 def test_curl_updates_need_the_token(endpoint_url, fleet_store):
