@@ -101,6 +101,7 @@ class IngestWriter:
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_prune = time.monotonic()
+        self.receipts = None               # a ReceiptBook: committed results are receipted
         self.book.load(store)
 
     # ----- producer side (network thread) ---------------------------------------------------------
@@ -193,6 +194,8 @@ class IngestWriter:
             try:
                 self._write(batch)
                 ack_deliveries([item.delivery for item in batch])
+                if self.receipts is not None:
+                    self.receipts.note(batch)
             except sqlite3.OperationalError as exc:
                 self._store_failed(batch, exc)
             except Exception as exc:  # one message the store refuses must not cost the others
@@ -225,6 +228,8 @@ class IngestWriter:
             except Exception as exc:
                 self._quarantine(item, exc)
             ack_deliveries([item.delivery])
+            if self.receipts is not None:
+                self.receipts.note([item])
 
     def _quarantine(self, item: Inbound, exc: Exception) -> None:
         error = ProtocolError("store_error", f"{type(exc).__name__}: {exc}")

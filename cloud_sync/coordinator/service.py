@@ -25,6 +25,7 @@ from cloud_sync.coordinator.ingest import Inbound, IngestWriter, rejected
 from cloud_sync.coordinator.liveness import DIRTY_WRITE_S
 from cloud_sync.coordinator.requests import Reply, Requester
 from cloud_sync.coordinator.pg_store import open_store
+from cloud_sync.coordinator.receipts import DEFAULT_INTERVAL_S as RECEIPT_INTERVAL_S, ReceiptBook
 from cloud_sync.coordinator.store import Store
 from cloud_sync.protocol import (ProtocolError, RejectionCounter, TopicTree, encode, envelope,
                                  parse_message)
@@ -51,7 +52,8 @@ class Coordinator:
                  root: str = "edge", replica_id: str = "main", share_group: str | None = None,
                  offline_after_s: float | None = None, heartbeat_misses: float = 3.0,
                  persistent_session: bool = True, ingest_batch: int = 5000,
-                 protocol: str = INGEST_PROTOCOL, store: str | None = None):
+                 protocol: str = INGEST_PROTOCOL, store: str | None = None,
+                 receipt_interval_s: float | None = RECEIPT_INTERVAL_S):
         self.data_dir = Path(data_dir)
         self.topics = TopicTree(root, fleet)
         self.replica_id = replica_id
@@ -70,6 +72,10 @@ class Coordinator:
         self.events = EventHub()
         self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch,
                                    rejections=self.rejections)
+        # End-to-end receipts (cloud_sync.coordinator.receipts); None: devices delete on PUBACK
+        self.receipts = (ReceiptBook(self._send_receipt, receipt_interval_s)
+                         if receipt_interval_s is not None else None)
+        self.writer.receipts = self.receipts
         self._persistent = persistent_session
         self.protocol = protocol
         self._ready = threading.Event()
@@ -122,6 +128,8 @@ class Coordinator:
         # Commit (and so acknowledge) what has arrived while the connection is still up; what
         # arrives after this is left unacknowledged and redelivered at the next start.
         self.writer.flush(5.0)
+        if self.receipts is not None and self.link is not None:
+            self.receipts.flush()
         if self.link:
             self.link.stop()
         self.writer.stop()
@@ -184,7 +192,8 @@ class Coordinator:
                 "backpressure_waits": self.writer.backpressure_waits,
                 "heartbeats_coalesced": self.writer.heartbeats_coalesced,
                 "backpressure_s": round(self.writer.backpressure_s, 3),
-                "late_replies": self.requester.late_replies if self.requester else 0}
+                "late_replies": self.requester.late_replies if self.requester else 0,
+                **(self.receipts.stats() if self.receipts is not None else {})}
 
     def add_listener(self, fn: Listener) -> None:
         """``fn(event)`` for every td/state/health/result/reply/deploy/config event."""
@@ -235,7 +244,12 @@ class Coordinator:
 
     # ----- network side ---------------------------------------------------------------------------
     def _presence_payload(self, online: bool) -> bytes:
-        return encode(envelope(self.replica_id, 0, {"online": online, "replica": self.replica_id}))
+        return encode(envelope(self.replica_id, 0, {"online": online, "replica": self.replica_id,
+                                                    "receipts": self.receipts is not None}))
+
+    def _send_receipt(self, device_id: str, ranges: list[list[int]]) -> bool:
+        payload = encode(envelope(device_id, 0, {"seqs": ranges}))
+        return self.link.publish(self.topics.device(device_id, "receipt"), payload, 0, False) is not None
 
     def _on_connect(self, link: Link) -> None:
         shared = (lambda f: f"$share/{self.share_group}/{f}") if self.share_group else (lambda f: f)
@@ -304,6 +318,8 @@ class Coordinator:
 
     def _monitor_loop(self) -> None:
         while not self._stop.wait(0.5):
+            if self.receipts is not None:
+                self.receipts.flush_if_due()
             if self.liveness_leader is not None and not self.liveness_leader():
                 continue
             shared = None

@@ -97,7 +97,7 @@ def route_suffix(device_id: str, levels: list[str]) -> Route | None:
     """Classify the device-scoped part of a topic (split on '/')."""
     n = len(levels)
     head = levels[0]
-    if n == 1 and head in ("state", "td", "health"):
+    if n == 1 and head in ("state", "td", "health", "receipt"):
         return Route(head, device_id)
     if head == "config" and n == 2 and levels[1] in ("desired", "reported"):
         return Route(f"config_{levels[1]}", device_id)

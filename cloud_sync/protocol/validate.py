@@ -28,7 +28,7 @@ SIZE_LIMITS: dict[str, int] = {
     "config_desired": 64 * KB, "config_reported": 64 * KB,
     "cmd": 256 * KB, "cmd_reply": 4 * MB, "task_request": 32 * MB, "task_reply": 32 * MB,
     "deploy": 256 * KB, "fl_global": 256 * KB, "fl_update": 32 * MB,
-    "coordinator_state": 4 * KB,
+    "coordinator_state": 4 * KB, "receipt": 64 * KB,
     "deploy_order": 256 * KB,
     "other": 1 * MB,   # device-scoped topics a component defines itself
 }
@@ -304,6 +304,23 @@ def validate_fl_update(body: dict) -> None:
 
 def validate_coordinator_state(body: dict) -> None:
     _field(body, "online", bool)
+    _field(body, "receipts", bool, required=False)
+
+
+MAX_RECEIPT_RANGES = 4096
+
+
+def validate_receipt(body: dict) -> None:
+    """``{"seqs": [[first, last], ...]}``: the device's durable seqs the coordinator has committed."""
+    ranges = _field(body, "seqs", list)
+    if len(ranges) > MAX_RECEIPT_RANGES:
+        raise _bad(f"field 'seqs' has {len(ranges)} ranges (limit {MAX_RECEIPT_RANGES})")
+    for i, pair in enumerate(ranges):
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
+            raise _bad(f"seqs[{i}] must be [first, last] integers")
+        _int_in(pair[0], f"seqs[{i}][0]", 1)
+        _int_in(pair[1], f"seqs[{i}][1]", pair[0])
 
 
 VALIDATORS: dict[str, Callable[[dict], None]] = {
@@ -313,7 +330,7 @@ VALIDATORS: dict[str, Callable[[dict], None]] = {
     "cmd_reply": validate_reply, "task_request": validate_request,
     "task_reply": validate_reply, "deploy": validate_deploy,
     "fl_global": validate_fl_global, "fl_update": validate_fl_update,
-    "coordinator_state": validate_coordinator_state,
+    "coordinator_state": validate_coordinator_state, "receipt": validate_receipt,
     "deploy_order": validate_result,
     "other": validate_result,
 }

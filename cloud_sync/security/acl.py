@@ -21,7 +21,7 @@ from cloud_sync.protocol.topics import DEVICE_ID_RE, TopicTree
 from cloud_sync.security.private_files import write_private
 
 # What a device may read, relative to its own subtree / the fleet prefix (docs/protocol.md).
-DEVICE_READS = ("cmd/#", "task/+/request", "config/desired", "deploy/#")
+DEVICE_READS = ("cmd/#", "task/+/request", "config/desired", "deploy/#", "receipt")
 FLEET_READS = ("fl/+/global", "_sys/coordinator/+")
 
 

@@ -5,7 +5,9 @@ retained ``state`` last will (``online: false`` + bdSeq), publish the TD and
 ``config/reported`` (retained), then ``state`` online; QoS0 heartbeats with the outbox
 backlog; results through a durable-style outbox (kept until PUBACK, replayed in order
 on every reconnection, flagged ``historical`` when created before the current
-connection, same message id so the coordinator can deduplicate); commands on
+connection, same message id so the coordinator can deduplicate; when the coordinators
+send receipts, kept after PUBACK until a receipt names them and sent again after
+RECEIPT_TIMEOUT_S without one, as the agent's delivery does); commands on
 ``cmd/<name>`` answered on ``cmd/<name>/reply`` with the correlation id; a desired
 config applied (heartbeat interval) and reported. Delivery waits, as the agent's does,
 until a coordinator has announced itself online.
@@ -32,6 +34,7 @@ _SIMULATED_MEM = json.dumps({"total": 4 << 30, "available": 3 << 30, "percent": 
 
 log = logging.getLogger(__name__)
 DELIVERY_WINDOW = 20          # QoS1 results in flight per device (the agent's window is 200)
+RECEIPT_TIMEOUT_S = 120.0     # as edge_runtime.agent.delivery.Delivery.RECEIPT_TIMEOUT_S
 
 
 def result_id(run_nonce: int, device_index: int, seq: int) -> str:
@@ -49,7 +52,9 @@ class DeviceCounters:
     heartbeats: int = 0
     heartbeats_dropped: int = 0  # QoS0 while disconnected or socket backed up, as a device drops them
     results: int = 0             # created (ids seq 1..results)
-    acked: int = 0               # PUBACKed and removed from the outbox
+    acked: int = 0               # PUBACKed (removed from the outbox unless receipts are awaited)
+    confirmed: int = 0           # named in a coordinator's receipt and removed from the outbox
+    resend_rounds: int = 0       # outbox sent again: receipts overdue
     sends: int = 0               # QoS1 publishes of results, resends included
     resends: int = 0
     historical: int = 0          # publishes flagged historical
@@ -97,6 +102,8 @@ class VirtualDevice:
         self.bd_seq = 0
         self.config_version = 0
         self.coordinators: set[str] = set()
+        self.receipting: set[str] = set()     # online coordinators that send receipts
+        self._awaiting: collections.OrderedDict[int, float] = collections.OrderedDict()  # seq -> PUBACKed at
         self.connected_at = 0.0
         self.started = time.time()
         self.last_sync: float | None = None
@@ -133,6 +140,7 @@ class VirtualDevice:
         self.bd_seq += 1
         self._born = False          # no result goes out before the birth (as the agent's on_connect)
         self._inflight.clear()      # a new connection resends the whole outbox from the oldest
+        self._awaiting.clear()
         self.connected_at = time.time()   # before CONNACK: anything older is backlog (historical)
         self.client = MqttClient(self.host, self.port, f"sim-{self.spec.device_id}",
                                  keepalive=keepalive, on_message=self._on_message,
@@ -140,7 +148,8 @@ class VirtualDevice:
         try:
             await self.client.connect()
             await self.client.subscribe([(self.topic("cmd/+"), 1), (self.topic("config/desired"), 1),
-                                         (self.topics.coordinator_presence(), 1)])
+                                         (self.topics.coordinator_presence(), 1),
+                                         (self.topic("receipt"), 0)])
         except (OSError, MqttError, asyncio.TimeoutError):
             self.counters.connect_failures += 1
             self.client.abort()
@@ -184,6 +193,10 @@ class VirtualDevice:
         CPU at 10,000 devices, which shares the box with the coordinator it measures."""
         self._cpu = min(100.0, max(0.0, self._cpu + self.rng.gauss(0, 0.5)))
         self._control_seq += 1
+        if self._awaiting and time.monotonic() - next(iter(self._awaiting.values())) > RECEIPT_TIMEOUT_S:
+            self._awaiting.clear()          # overdue: the pump sends them again
+            self.counters.resend_rounds += 1
+            self._sendable.set()
         now = time.time()
         last_sync = "null" if self.last_sync is None else repr(float(self.last_sync))
         payload = (f'{{"v":{SCHEMA_VERSION},"id":"{self.run_nonce:08x}c{self.spec.index:06x}'
@@ -222,7 +235,7 @@ class VirtualDevice:
             for seq, item in list(self.outbox.items()):
                 if len(self._inflight) >= DELIVERY_WINDOW or not self._gate_open():
                     break
-                if seq in self._inflight:
+                if seq in self._inflight or seq in self._awaiting:
                     continue
                 self._send(item)
 
@@ -243,10 +256,29 @@ class VirtualDevice:
         self._inflight.discard(seq)
         if future.cancelled() or future.exception() is not None:
             return   # link lost: the item stays in the outbox and goes again on reconnect
-        if self.outbox.pop(seq, None) is not None:
+        if seq in self.outbox:
             self.counters.acked += 1
-            self.last_sync = time.time()
+            if self.receipting and self.receipting == self.coordinators:
+                self._awaiting[seq] = time.monotonic()   # kept until a receipt names it
+            else:
+                del self.outbox[seq]
+                self.last_sync = time.time()
         self._sendable.set()
+
+    def _on_receipt(self, ranges: Any) -> None:
+        if not isinstance(ranges, list):
+            return
+        for pair in ranges:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) for v in pair)):
+                return
+            first, last = pair
+            seqs = (range(first, last + 1) if last - first < len(self.outbox)
+                    else [s for s in self.outbox if first <= s <= last])
+            for seq in seqs:
+                if self.outbox.pop(seq, None) is not None:
+                    self._awaiting.pop(seq, None)
+                    self.counters.confirmed += 1
+                    self.last_sync = time.time()
 
     # ----- inbound -------------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -258,8 +290,14 @@ class VirtualDevice:
         except Exception:
             return
         if route.kind == "coordinator_state":
-            (self.coordinators.add if body.get("online") else self.coordinators.discard)(route.name)
+            online = bool(body.get("online"))
+            if not online and route.name in self.receipting:
+                self._awaiting.clear()      # its receipts will not come: send those again now
+            (self.coordinators.add if online else self.coordinators.discard)(route.name)
+            (self.receipting.add if online and body.get("receipts") else self.receipting.discard)(route.name)
             self._sendable.set()
+        elif route.kind == "receipt" and route.device_id == self.spec.device_id:
+            self._on_receipt(body.get("seqs"))
         elif route.kind == "cmd" and isinstance(body.get("corr"), str):
             self.counters.commands += 1
             reply = {"corr": body["corr"], "ok": True}

@@ -36,6 +36,7 @@ class OutboxConfig:
     max_bytes: int = 64 * 1024 * 1024
     drop_policy: str = "drop_oldest"
     synchronous: str = "NORMAL"       # FULL also survives power loss, at ~2x the write cost
+    receipt_timeout_s: float = 120.0  # a result PUBACKed but not confirmed this long is sent again
 
 
 @dataclass
@@ -75,6 +76,8 @@ class AgentConfig:
             self.outbox = _build(OutboxConfig, self.outbox, "outbox")
         if self.outbox.drop_policy not in DROP_POLICIES:
             raise ValueError(f"outbox.drop_policy {self.outbox.drop_policy!r}: use one of {DROP_POLICIES}")
+        if not 1.0 <= self.outbox.receipt_timeout_s <= 86_400:
+            raise ValueError(f"outbox.receipt_timeout_s must be 1..86400 s (got {self.outbox.receipt_timeout_s})")
         if not self.heartbeat_s > 0:
             raise ValueError(f"heartbeat_s must be > 0 (got {self.heartbeat_s})")
         names = [t.name for t in self.tasks]

@@ -3,7 +3,9 @@
 Why: paho keeps unacknowledged QoS1 messages in memory only, so a crash, a reboot or a
 long outage loses them (the failure seen in Greengrass' spooler and Node-RED). Here a
 message is committed (SQLite WAL) *before* the first publish attempt and deleted only
-after the broker's PUBACK, so SIGKILL at any moment loses nothing; at worst a message
+after the broker's PUBACK (results: after the coordinator's receipt, when it sends them,
+because a broker that PUBACKed may still drop a message past its queue limits), so
+SIGKILL at any moment loses nothing; at worst a message
 acknowledged just before the kill is sent again, and the coordinator drops that
 duplicate by message id.
 
@@ -31,7 +33,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     qos INTEGER NOT NULL,
     retain INTEGER NOT NULL,
     created REAL NOT NULL,
-    size INTEGER NOT NULL
+    size INTEGER NOT NULL,
+    receipt_seq INTEGER  -- set: kept after PUBACK until the coordinator confirms this seq
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
 """
@@ -45,6 +48,7 @@ class OutboxRow:
     qos: int
     retain: bool
     created: float
+    receipt_seq: int | None = None
 
 
 class Outbox:
@@ -70,6 +74,9 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "receipt_seq" not in columns:   # an outbox written before end-to-end receipts
+            self._db.execute("ALTER TABLE outbox ADD COLUMN receipt_seq INTEGER")
         count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
         self._count, self._bytes = int(count), int(size)
         self.dropped = int(self.get_meta("dropped", 0))
@@ -89,25 +96,28 @@ class Outbox:
         ids = self.put_many([(topic, payload, qos, retain)])
         return ids[0]
 
-    def put_many(self, messages: Iterable[tuple[str, bytes, int, bool]],
-                 meta: dict | None = None) -> list[int | None]:
+    def put_many(self, messages: Iterable[tuple], meta: dict | None = None) -> list[int | None]:
         """Store messages in one transaction (one fsync at most); row id or None per message.
 
-        ``meta`` key/values are written in the same transaction (e.g. the sequence number)."""
+        A message is (topic, payload, qos, retain) or (topic, payload, qos, retain, receipt_seq):
+        with a receipt_seq it stays after its PUBACK until the coordinator confirms having
+        stored it (``Delivery``). ``meta`` key/values are written in the same transaction
+        (e.g. the sequence number)."""
         now = time.time()
         ids: list[int | None] = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 dropped_before = self.dropped
-                for topic, payload, qos, retain in messages:
+                for topic, payload, qos, retain, *receipt_seq in messages:
                     size = len(payload)
                     if not self._make_room(size):
                         ids.append(None)
                         continue
                     cur = self._db.execute(
-                        "INSERT INTO outbox(topic, payload, qos, retain, created, size) "
-                        "VALUES (?, ?, ?, ?, ?, ?)", (topic, payload, qos, int(retain), now, size))
+                        "INSERT INTO outbox(topic, payload, qos, retain, created, size, receipt_seq) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (topic, payload, qos, int(retain), now, size, receipt_seq[0] if receipt_seq else None))
                     ids.append(cur.lastrowid)
                     self._count += 1
                     self._bytes += size
@@ -160,9 +170,9 @@ class Outbox:
         """The next ``limit`` messages after ``after_id``, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload, qos, retain, created FROM outbox WHERE id > ? "
+                "SELECT id, topic, payload, qos, retain, created, receipt_seq FROM outbox WHERE id > ? "
                 "ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
-        return [OutboxRow(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]
+        return [OutboxRow(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5], r[6]) for r in rows]
 
     def delete(self, ids: list[int]) -> None:
         """Forget acknowledged messages (one transaction)."""

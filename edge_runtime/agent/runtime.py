@@ -60,6 +60,7 @@ class Agent:
         self.runners: dict[str, TaskRunner] = {}
         self.started = time.time()
         self.coordinator_online: dict[str, bool] = {}
+        self.coordinator_receipts: dict[str, bool] = {}   # replica -> it confirms stored results
         self._seq_lock = threading.Lock()
         self._subscriptions: list[tuple[str, Callable[[InboundMessage], None]]] = []
         self._stop = threading.Event()
@@ -83,7 +84,8 @@ class Agent:
                          before_disconnect=self._before_disconnect,
                          backoff=Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s),
                          keepalive=self.config.keepalive_s)
-        self.delivery = Delivery(self.outbox, self.link, gate=self._delivery_allowed)
+        self.delivery = Delivery(self.outbox, self.link, gate=self._delivery_allowed,
+                                 receipt_timeout_s=oc.receipt_timeout_s)
         self.link.on_publish = self.delivery.on_ack
         self._pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix=f"agent-{self.device_id}")
         self.components: list[Any] = []
@@ -136,7 +138,7 @@ class Agent:
             first = self._seq + 1
             self._seq += len(records)
             last = self._seq
-        messages = [(topic, encode(envelope(self.device_id, first + i, record)), 1, False)
+        messages = [(topic, encode(envelope(self.device_id, first + i, record)), 1, False, first + i)
                     for i, record in enumerate(records)]
         stored = sum(row is not None for row in self.outbox.put_many(messages, meta={"seq": last}))
         self.delivery.notify()
@@ -168,6 +170,7 @@ class Agent:
             version_info=self._version_info,
             extra={"connections": self.link.connections, "rejected": self.rejections.snapshot(),
                    "published": self.delivery.published, "replayed": self.delivery.replayed,
+                   "confirmed": self.delivery.confirmed, "resend_rounds": self.delivery.resend_rounds,
                    "coordinator_online": any(self.coordinator_online.values())})
 
     @property
@@ -189,6 +192,7 @@ class Agent:
             self.outbox.max_messages = new.outbox.max_messages
             self.outbox.max_bytes = new.outbox.max_bytes
             self.outbox.drop_policy = new.outbox.drop_policy
+            self.delivery.receipt_timeout_s = new.outbox.receipt_timeout_s
             if tasks_changed:
                 self._start_tasks()
             self._config_version = version
@@ -241,11 +245,14 @@ class Agent:
 
     def _clear_coordinators(self) -> None:
         self.coordinator_online.clear()
+        self.coordinator_receipts.clear()
+        self.delivery.receipts = False
 
     def _on_connect(self, link: Link) -> None:
         device = lambda suffix: self.topics.device(self.device_id, suffix)  # noqa: E731
         filters = [(device("cmd/+"), 1), (device("task/+/request"), 1),
-                   (device("config/desired"), 1), (self.topics.coordinator_presence(), 1)]
+                   (device("config/desired"), 1), (self.topics.coordinator_presence(), 1),
+                   (device("receipt"), 0)]
         filters += [(device(suffix), 1) for suffix, _ in self._subscriptions]
         link.subscribe_and_wait(filters)
         self.publish("td", thing_description(self.device_id, self.profile, list(self.runners),
@@ -267,6 +274,11 @@ class Agent:
         if route is not None and route.kind == "coordinator_state":
             self._on_coordinator_state(route.name, payload)
             return
+        if route is not None and route.kind == "receipt" and route.device_id == self.device_id:
+            message = self._parse("receipt", topic, payload)
+            if message is not None:
+                self.delivery.on_receipt(message["body"]["seqs"])
+            return
         if route is None or route.device_id != self.device_id:
             suffix = topic.split(f"/{self.device_id}/", 1)[-1]
             if any(topic_matches_sub(f, suffix) for f, _ in self._subscriptions):
@@ -284,7 +296,15 @@ class Agent:
         except ProtocolError as exc:
             self.rejections.count(exc, "coordinator_state", replica)
             return
-        self.coordinator_online[replica] = message["body"]["online"]
+        body = message["body"]
+        if not body["online"] and self.coordinator_receipts.get(replica):
+            self.delivery.resend_unconfirmed()   # its receipts will not come
+        self.coordinator_online[replica] = body["online"]
+        self.coordinator_receipts[replica] = bool(body.get("receipts"))
+        # Hold results for receipts only when every online coordinator sends them (a replica
+        # without would never confirm its share, and those results would be resent forever).
+        online = [name for name, on in self.coordinator_online.items() if on]
+        self.delivery.receipts = bool(online) and all(self.coordinator_receipts.get(n) for n in online)
         self.delivery.notify()
 
     def _parse(self, kind: str, topic: str, payload: bytes) -> dict | None:
