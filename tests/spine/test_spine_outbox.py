@@ -59,3 +59,23 @@ def test_historical_flag_keeps_the_message_id():
     payload = encode(envelope("d", 3, {"x": 1}))
     replayed = decode(mark_historical(payload))
     assert replayed["historical"] is True and replayed["id"] == decode(payload)["id"]
+
+
+def test_an_outbox_from_before_receipts_opens_and_keeps_its_rows(tmp_path):
+    """An outbox.sqlite written before end-to-end receipts (no receipt_seq column) is migrated
+    in place: its rows survive and new rows carry their receipt seq."""
+    import sqlite3
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
+                     "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, "
+                     "created REAL NOT NULL, size INTEGER NOT NULL);"
+                     "CREATE TABLE meta (key TEXT PRIMARY KEY, value);"
+                     "INSERT INTO outbox(topic, payload, qos, retain, created, size) VALUES ('t', x'01', 1, 0, 1.0, 1);")
+    db.commit()
+    db.close()
+    box = Outbox(path)
+    box.put_many([("t", b"\x02", 1, False, 7)])
+    rows = box.fetch()
+    assert [(r.payload, r.receipt_seq) for r in rows] == [(b"\x01", None), (b"\x02", 7)]
+    box.close()
