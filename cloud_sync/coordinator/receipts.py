@@ -39,7 +39,7 @@ def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
 class ReceiptBook:
     """Committed (device, seq) pairs, sent as one receipt per device every ``interval_s``."""
 
-    def __init__(self, send: Callable[[str, list[list[int]]], bool],
+    def __init__(self, send: Callable[[list[tuple[str, list[list[int]]]]], bool],
                  interval_s: float = DEFAULT_INTERVAL_S):
         self._send = send
         self.interval_s = interval_s
@@ -67,21 +67,23 @@ class ReceiptBook:
         return self.flush()
 
     def flush(self) -> int:
+        """Send every pending receipt (``send`` gets them all at once: one socket write)."""
         with self._lock:
             pending, self._pending = self._pending, {}
-        sent = 0
+        receipts = []
         for device_id, seqs in pending.items():
             ranges = seq_ranges(seqs)
-            for start in range(0, len(ranges), MAX_RANGES):
-                part = ranges[start:start + MAX_RANGES]
-                count = sum(last - first + 1 for first, last in part)
-                if self._send(device_id, part):
-                    sent += 1
-                    self.confirmed += count
-                else:
-                    self.unsent += count
-        self.sent += sent
-        return sent
+            receipts += [(device_id, ranges[start:start + MAX_RANGES])
+                         for start in range(0, len(ranges), MAX_RANGES)]
+        if not receipts:
+            return 0
+        count = sum(last - first + 1 for _, part in receipts for first, last in part)
+        if not self._send(receipts):
+            self.unsent += count
+            return 0
+        self.sent += len(receipts)
+        self.confirmed += count
+        return len(receipts)
 
     def stats(self) -> dict:
         with self._lock:

@@ -27,8 +27,8 @@ from cloud_sync.coordinator.requests import Reply, Requester
 from cloud_sync.coordinator.pg_store import open_store
 from cloud_sync.coordinator.receipts import DEFAULT_INTERVAL_S as RECEIPT_INTERVAL_S, ReceiptBook
 from cloud_sync.coordinator.store import Store
-from cloud_sync.protocol import (ProtocolError, RejectionCounter, TopicTree, encode, envelope,
-                                 parse_message)
+from cloud_sync.protocol import (SCHEMA_VERSION, ProtocolError, RejectionCounter, TopicTree, encode,
+                                 envelope, new_message_id, parse_message)
 from cloud_sync.connection import as_url
 from cloud_sync.protocol.link import Backoff, Delivery, Link, ack_deliveries
 
@@ -73,7 +73,7 @@ class Coordinator:
         self.writer = IngestWriter(self.store, self.events, batch_max=ingest_batch,
                                    rejections=self.rejections)
         # End-to-end receipts (cloud_sync.coordinator.receipts); None: devices delete on PUBACK
-        self.receipts = (ReceiptBook(self._send_receipt, receipt_interval_s)
+        self.receipts = (ReceiptBook(self._send_receipts, receipt_interval_s)
                          if receipt_interval_s is not None else None)
         self.writer.receipts = self.receipts
         self._persistent = persistent_session
@@ -247,9 +247,16 @@ class Coordinator:
         return encode(envelope(self.replica_id, 0, {"online": online, "replica": self.replica_id,
                                                     "receipts": self.receipts is not None}))
 
-    def _send_receipt(self, device_id: str, ranges: list[list[int]]) -> bool:
-        payload = encode(envelope(device_id, 0, {"seqs": ranges}))
-        return self.link.publish(self.topics.device(device_id, "receipt"), payload, 0, False) is not None
+    def _send_receipts(self, receipts: list[tuple[str, list[list[int]]]]) -> bool:
+        """One QoS0 receipt per device, all in one write. The envelope is written as text (what
+        ``encode`` gives for it: ids are validated device ids, seqs integers), because encode's
+        generic path was a third of a receipt's cost."""
+        now = repr(time.time())
+        messages = [(self.topics.device(device_id, "receipt"),
+                     (f'{{"v":{SCHEMA_VERSION},"id":"{new_message_id()}","dev":"{device_id}","seq":0,'
+                      f'"ts":{now},"body":{{"seqs":{json.dumps(ranges, separators=(",", ":"))}}}}}').encode())
+                    for device_id, ranges in receipts]
+        return self.link.publish_qos0_many(messages)
 
     def _on_connect(self, link: Link) -> None:
         shared = (lambda f: f"$share/{self.share_group}/{f}") if self.share_group else (lambda f: f)

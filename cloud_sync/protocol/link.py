@@ -146,6 +146,17 @@ class Link:
             return None
         return info
 
+    def publish_qos0_many(self, messages: list[tuple[str, bytes]]) -> bool:
+        """(topic, payload) pairs at QoS0, in one write where the client can (BurstClient);
+        False when offline."""
+        client = self.client
+        if client is None or not self.connected.is_set():
+            return False
+        if hasattr(client, "publish_qos0_many"):
+            return client.publish_qos0_many(messages)
+        return all(client.publish(topic, payload, qos=0).rc == mqtt.MQTT_ERR_SUCCESS
+                   for topic, payload in messages)
+
     def publish_and_wait(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
                          timeout: float = 2.0) -> bool:
         """Publish and wait (bounded) until it has left: for last words before a clean disconnect.

@@ -14,6 +14,9 @@ import asyncio
 import struct
 from typing import Callable
 
+from cloud_sync.protocol.packets import packet
+from cloud_sync.protocol.packets import text as _text
+
 CONNECT, CONNACK, PUBLISH, PUBACK = 0x10, 0x20, 0x30, 0x40
 SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 0x82, 0x90, 0xC0, 0xD0, 0xE0
 CONNACK_CODES = {1: "unacceptable protocol version", 2: "identifier rejected",
@@ -27,24 +30,6 @@ MessageHandler = Callable[[str, bytes, int, bool], None]
 
 class MqttError(ConnectionError):
     """The broker refused or dropped the connection."""
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _text(value: str | bytes) -> bytes:
-    data = value.encode() if isinstance(value, str) else value
-    return struct.pack("!H", len(data)) + data
-
-
-def packet(first_byte: int, body: bytes) -> bytes:
-    return bytes((first_byte,)) + _varint(len(body)) + body
 
 
 def connect_packet(client_id: str, keepalive: int, clean: bool,

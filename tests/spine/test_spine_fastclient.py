@@ -107,3 +107,27 @@ def test_retained_flag_reaches_on_message(mosquitto):
     wait_until(lambda: received, 10, what="the retained message")
     _stop(sub)
     assert received[0] == ("fast/retained", b"kept", 1, True)
+
+
+def test_qos0_many_arrives_byte_exact_on_both_protocol_versions(mosquitto):
+    """publish_qos0_many writes PUBLISH packets by hand (the coordinator's receipts): a stock
+    paho subscriber must get each one byte-exact, over MQTT 3.1.1 and 5 alike."""
+    received: list = []
+    subscriber = _subscriber(mosquitto.url, "bulk-sub", received)
+    rng = np.random.default_rng(7)
+    sizes = [0, 1, 126, 127, 128, 16_383, 16_384, 200_000]
+    try:
+        for protocol in ("3.1.1", "5"):
+            publisher = make_client(mosquitto.url, f"bulk-{protocol}", protocol=protocol)
+            assert isinstance(publisher, BurstClient)
+            publisher.connect("127.0.0.1", int(mosquitto.url.rsplit(":", 1)[1]))
+            publisher.loop_start()
+            wait_until(publisher.is_connected, 10, what="the publisher connected")
+            sent = [(TOPIC.format(i=f"{protocol}-{i}"), rng.bytes(n)) for i, n in enumerate(sizes)]
+            assert publisher.publish_qos0_many(sent)
+            wait_until(lambda: len(received) >= len(sent), 10, what="every bulk QoS0 message")
+            assert [(t, p, q) for t, p, q, _ in received] == [(t, p, 0) for t, p in sent]
+            received.clear()
+            _stop(publisher)
+    finally:
+        _stop(subscriber)
