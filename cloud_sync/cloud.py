@@ -105,6 +105,8 @@ class CloudStack:
 
     def _forward_event(self, event) -> None:
         """Coordinator event -> a small summary for browsers (never the whole payload)."""
+        if event.kind == "resync":      # the graph's repair, not device activity
+            return
         summary = {"kind": event.kind, "device": event.device_id, "ts": event.ts}
         if event.kind == "result":
             summary["task"] = (event.body or {}).get("task")

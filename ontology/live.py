@@ -94,6 +94,7 @@ class FleetGraph:
         self._known_sites: set[str] = set()
         self._valid_forms: set[bytes] = set()        # TD digests with id and site blanked: SHACL-clean
         self.skipped = {"td": 0, "state": 0}
+        self.resynced = 0                            # devices whose online state a resync corrected
         self._book = StatusBook(store) if batch_interval_s > 0 else None   # batched: counts in memory
         self._fl: dict[str, dict[str, Any]] = {}
         self._fl_devices: dict[str, set[str]] = {}
@@ -144,7 +145,8 @@ class FleetGraph:
     def stats(self) -> dict[str, Any]:
         """Lag (s), pending and written figures, skips, failures: for /metrics and the dashboard."""
         return {**self.buffer.stats(), "skipped_td": self.skipped["td"],
-                "skipped_state": self.skipped["state"], "handler_errors": sum(self.errors.values()),
+                "skipped_state": self.skipped["state"], "resynced": self.resynced,
+                "handler_errors": sum(self.errors.values()),
                 "rejected_descriptions": len(self.rejected)}
 
     def _on_td(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
@@ -175,6 +177,14 @@ class FleetGraph:
             self.seen(device_id, ts)
             return
         self.set_online(device_id, online, ts)
+
+    def _on_resync(self, _device_id: str, body: Mapping[str, Any], ts: float) -> None:
+        """The registry's online state after dropped events: write only what differs."""
+        for device_id, online in (body.get("online") or {}).items():
+            known = device_id in self._online or device_id in self._registered_td
+            if known and self._online.get(device_id) is not bool(online):
+                self.resynced += 1
+                self.set_online(device_id, bool(online), ts)
 
     def _on_health(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
         temperature = next((body[k] for k in _TEMPERATURE_KEYS if isinstance(body.get(k), (int, float))), None)

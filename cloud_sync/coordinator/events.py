@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 GATHER_S = 0.01        # a woken dispatcher waits this long for more events (the feed is not hard real time)
 GATHER_BELOW = 1000
 
-EVENT_KINDS = ("td", "state", "health", "result", "reply", "deploy", "config")
+EVENT_KINDS = ("td", "state", "health", "result", "reply", "deploy", "config",
+               "resync")   # resync: {"online": {device: bool}} from the registry, after drops
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class EventHub:
     def remove_listener(self, fn: Listener) -> None:
         if fn in self._listeners:
             self._listeners.remove(fn)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
 
     @property
     def has_listeners(self) -> bool:

@@ -87,6 +87,7 @@ class Coordinator:
         self.liveness_leader: Callable[[], bool] | None = None
         self.link: Link | None = None
         self.requester: Requester | None = None
+        self._drops_resynced = 0       # events.dropped when listeners last got a resync
 
     # ----- lifecycle --------------------------------------------------------------------------
     def start(self, wait_s: float = 15.0) -> "Coordinator":
@@ -327,6 +328,7 @@ class Coordinator:
         while not self._stop.wait(0.5):
             if self.receipts is not None:
                 self.receipts.flush_if_due()
+            self._resync_after_drops()
             if self.liveness_leader is not None and not self.liveness_leader():
                 continue
             shared = None
@@ -341,6 +343,21 @@ class Coordinator:
                                                                floor_s=self._offline_floor()):
                 self.writer.submit(Inbound("timeout", device_id, None,
                                            {"last_arrival": last, "shared": shared is not None}, b"", now))
+
+    def _resync_after_drops(self) -> None:
+        """Listeners lost events (their queue was full): once it has drained, send them every
+        device's online state from the registry, so the fleet graph cannot stay wrong until a
+        device's next change (a dropped 'offline' left a dead device online in the graph)."""
+        dropped = self.events.dropped
+        if dropped == self._drops_resynced or self.events.pending > self.events.max_queue // 10:
+            return
+        with self.writer.book.lock:
+            online = {device_id: status.online for device_id, status in self.writer.book.status.items()}
+        log.warning("%d coordinator events were dropped (listeners behind); resynchronising the "
+                    "online state of %d devices from the registry", dropped - self._drops_resynced,
+                    len(online))
+        self._drops_resynced = dropped
+        self.events.emit(Event("resync", "", {"online": online}, time.time()))
 
     def _write_runtime_file(self) -> None:
         """Let ``cloud-sync cmd --data DIR`` find the broker of a running coordinator."""
