@@ -17,6 +17,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from sklearn.cluster import DBSCAN
 
+from edge_runtime.das.median import median
 from edge_runtime.das.params import DetectionParams
 
 KMH = 3.6
@@ -45,8 +46,8 @@ def normalise_columns(envelope: np.ndarray, clip: float = 30.0) -> tuple[np.ndar
     Dividing by each bin's own median envelope removes the fibre coupling and channel
     gain; bins whose median is ~0 (dead channels) are switched off.
     """
-    noise = np.median(envelope, axis=0)
-    ref = np.median(noise[noise > 0]) if np.any(noise > 0) else 1.0
+    noise = median(envelope, axis=0)
+    ref = median(noise[noise > 0]) if np.any(noise > 0) else 1.0
     alive = noise > 0.05 * ref
     safe = np.where(alive, noise, 1.0)
     z = np.clip(envelope / safe - 1.0, 0.0, clip)
@@ -105,8 +106,8 @@ def ridge_mask(smoothed: np.ndarray, axes: ImageAxes, params: DetectionParams) -
     """
     half = max(1, int(round(params.ridge_halfwidth_s * axes.out_fs)))
     local_max = maximum_filter1d(smoothed, size=2 * half + 1, axis=0, mode="nearest")
-    background = np.median(smoothed)
-    spread = 1.4826 * np.median(np.abs(smoothed - background)) + 1e-6
+    background = median(smoothed)
+    spread = 1.4826 * median(np.abs(smoothed - background)) + 1e-6
     strong = smoothed > background + params.threshold_snr * max(spread, 0.1)
     return ((smoothed >= local_max) & strong).astype(np.uint8) * 255
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+from edge_runtime.das.median import median
 from edge_runtime.das.params import DetectionParams
 
 FEATURES = ("quasi_static", "vib_low", "vib_high")
@@ -111,7 +112,7 @@ def remove_common_mode(data: np.ndarray) -> np.ndarray:
     front end's costliest step on long arrays (~0.1 s per 90 s at 500 bins).
     """
     stride = max(1, data.shape[1] // COMMON_MODE_BINS)
-    return data - np.median(data[:, ::stride], axis=1, keepdims=True)
+    return data - median(data[:, ::stride], axis=1)[:, None]
 
 
 def _band_sos(band: tuple[float, float], fs: float) -> np.ndarray | None:
@@ -139,17 +140,24 @@ class QuadraturePower:
         self.taps = signal.remez(taps, [low_hz, 0.5 * fs - low_hz], [1.0], type="hilbert",
                                  fs=fs).astype(np.float32)
         self.delay = (taps - 1) // 2
-        self._history = np.zeros((taps - 1, 3, n_bins))
+        # the FIR needs taps - 1 rows of the band's past; the other features only wait for
+        # its delay. The band is kept in float32, which is what it comes out of the
+        # band-pass as (exact), and only band 0 is copied per chunk, not all three
+        # features in float64 (front end of a 524-bin, 100-Hz, 90-s scene: 0.33 -> 0.29 CPU s)
+        self._band_history = np.zeros((taps - 1, n_bins), dtype=np.float32)
+        self._delayed = np.zeros((self.delay, 3, n_bins))
 
     def push(self, power_and_band: np.ndarray) -> np.ndarray:
         """``power_and_band``: rows x 3 x bins with feature 0 still *signed* (the band itself)."""
-        data = np.concatenate([self._history, power_and_band])
-        self._history = data[data.shape[0] - self._history.shape[0]:]
-        band = data[:, 0, :]
-        quad = signal.oaconvolve(band.astype(np.float32), self.taps[:, None], mode="valid", axes=0)
-        out = data[self.delay:self.delay + power_and_band.shape[0]].copy()
+        n = power_and_band.shape[0]
+        band = np.concatenate([self._band_history, power_and_band[:, 0, :].astype(np.float32)])
+        self._band_history = band[band.shape[0] - self._band_history.shape[0]:].copy()
+        quad = signal.oaconvolve(band, self.taps[:, None], mode="valid", axes=0)
+        delayed = np.concatenate([self._delayed, power_and_band])
+        # copied: with a chunk shorter than the delay, the rows handed out overlap them
+        self._delayed = delayed[delayed.shape[0] - self.delay:].copy()
+        out = delayed[:n]
         out[:, 0, :] = out[:, 0, :] ** 2 + quad.astype(np.float64) ** 2
-        out[:, 1:, :] = data[self.delay:self.delay + power_and_band.shape[0], 1:, :]
         return out
 
 
