@@ -50,7 +50,7 @@ GATHER_BELOW = 500
 STORE_RETRY_S = 1.0      # pause after the store itself failed (locked, disk full)
 
 
-@dataclass
+@dataclass(slots=True)
 class Inbound:
     kind: str              # route kind: result, health, state, td, config_reported, deploy,
     device_id: str         # timeout, or "rejected" (a dead letter: message = reason/detail)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import sys
 import time
 from typing import Any
@@ -30,7 +29,11 @@ except ImportError:     # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
 SCHEMA_VERSION = 1
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# A run of 19+ ASCII digits: every digit byte becomes "0", every other byte "x", then one
+# substring search (0.27 us for a result envelope; re.search(rb"[0-9]{19}") took 1.35 us, a
+# sixth of the coordinator's network thread in ingest_bench).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+_NINETEEN_DIGITS = b"0" * 19
 
 # RFC 8746 little-endian typed-array tags.
 _TAG_OF_DTYPE = {"uint8": 64, "<u2": 69, "<u4": 70, "<u8": 71, "int8": 72, "<i2": 77, "<i4": 78,
@@ -128,7 +131,7 @@ def decode(payload: bytes) -> Any:
         raise ValueError("empty payload")
     first = payload[0]
     if first == 0x7B:  # '{': our JSON is UTF-8 (decoding it here skips json's encoding sniffing)
-        if _orjson is not None and not _LONG_DIGITS.search(payload):
+        if _orjson is not None and _NINETEEN_DIGITS not in payload.translate(_DIGITS_AS_ZERO):
             # 1.5 us instead of 4.6 for a heartbeat: every message a coordinator receives goes
             # through here (13 % of its samples in a 10k-device soak). What orjson refuses
             # (NaN, 1e400, lone surrogates, bad bytes) goes on to json, and so does any run of
