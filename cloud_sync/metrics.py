@@ -149,6 +149,10 @@ class _Collector:
                        stats.get("backpressure_waits", 0))
         yield _counter("ingest_backpressure_seconds", "seconds the network thread paused reading (broker holds the rest)",
                        stats.get("backpressure_s", 0.0))
+        yield _counter("receipts_sent", "receipt messages sent to devices (end-to-end acks)",
+                       stats.get("receipts_sent", 0))
+        yield _counter("receipts_unsent", "committed results whose receipt could not be sent (devices resend)",
+                       stats.get("receipts_unsent", 0))
         rejected = CounterMetricFamily("cloud_sync_rejected", "messages refused, by reason", labels=["reason"])
         for reason, count in sorted((stats.get("rejected") or {}).items()):
             rejected.add_metric([reason], count)
@@ -181,6 +185,8 @@ def _graph_families(fleet_graph):
     yield _counter("graph_triples_written", "triples those updates wrote", g["triples_written"])
     yield _counter("graph_coalesced", "figures that needed no write (unchanged)", g["coalesced"])
     yield _counter("graph_skipped_births", "re-sent identical TDs not rewritten", g["skipped_td"])
+    yield _counter("graph_resynced", "devices whose online state a resync after dropped events corrected",
+                   g["resynced"])
     errors = CounterMetricFamily("cloud_sync_graph_errors", "graph failures by kind", labels=["kind"])
     errors.add_metric(["handler"], g["handler_errors"])
     errors.add_metric(["write"], g["write_errors"])

@@ -77,6 +77,8 @@ def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator):
     assert after[("cloud_sync_devices", (("state", "online"),))] + \
         after[("cloud_sync_devices", (("state", "offline"),))] == 40
     assert after[("cloud_sync_graph_coalesced_total", ())] > 0
+    assert after[("cloud_sync_receipts_sent_total", ())] > 0          # the devices' results were confirmed
+    assert after[("cloud_sync_receipts_unsent_total", ())] == 0
     assert after[("cloud_sync_graph_lag_seconds", ())] < 5.0
     assert ("cloud_sync_queue_depth", (("queue", "ingest"),)) in after
     snapshot = metrics.snapshot()
