@@ -240,7 +240,25 @@ def validate_td(body: dict) -> None:
     _field(body, "properties", dict, required=False)
 
 
+_NUMBER_TYPES = (int, float)    # exact types: bool (an int subclass) is not a number here
+
+
+def _health_plainly_valid(body: dict) -> bool:
+    """The common heartbeat, accepted in one expression (10,000 a second at 10k devices; the
+    field-by-field checks below were ~5 us each). Only a subset of what they accept passes:
+    NaN and infinities fail the comparisons; anything else goes the long way."""
+    interval, uptime, cpu = body.get("interval_s"), body.get("uptime_s"), body.get("cpu_percent")
+    mem, outbox, tasks = body.get("mem"), body.get("outbox"), body.get("tasks")
+    return (type(interval) in _NUMBER_TYPES and 0 < interval <= DAY_S
+            and (uptime is None or (type(uptime) in _NUMBER_TYPES and 0 <= uptime <= 100 * 365 * DAY_S))
+            and (cpu is None or (type(cpu) in _NUMBER_TYPES and 0 <= cpu <= 100 * 1024))
+            and (mem is None or type(mem) is dict) and (outbox is None or type(outbox) is dict)
+            and (tasks is None or type(tasks) is dict))
+
+
 def validate_health(body: dict) -> None:
+    if _health_plainly_valid(body):
+        return
     if _number_in(body, "interval_s", 0, DAY_S) == 0:
         raise _out_of_range("field 'interval_s' must be > 0")
     _number_in(body, "uptime_s", 0, 100 * 365 * DAY_S, required=False)
