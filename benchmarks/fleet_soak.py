@@ -38,7 +38,10 @@ def coordinator_worker(args) -> int:
     """Run the cloud stack; print its /metrics URL, run until SIGTERM."""
     from cloud_sync.cloud import CloudStack
 
+    from cloud_sync.coordinator.gc_tuning import tune_gc_for_ingest
+
     stack = CloudStack(args.broker, args.data, http_port=0).start(wait_s=30)
+    tune_gc_for_ingest()          # as `cloud-sync coordinator` does
     print(f"METRICS {stack.dashboard_url.rstrip('/')}/metrics", flush=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))

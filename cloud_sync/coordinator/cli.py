@@ -111,6 +111,8 @@ def run_coordinator(args) -> int:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"{exc}: is port {args.http_port} in use? pick another with --http-port") from None
+    from cloud_sync.coordinator.gc_tuning import tune_gc_for_ingest
+    tune_gc_for_ingest()
     coord = stack.coordinator
     print(f"coordinator {args.replica_id}: broker {coord.link.url}, store {coord.store.path}", flush=True)
     print(f"dashboard {stack.dashboard_url} · SPARQL {stack.dashboard_url}sparql", flush=True)

@@ -63,6 +63,8 @@ def main(argv=None) -> int:
         fleet_graph = FleetGraph(GraphStore.open(args.graph), writer_id=args.replica_id,
                                  rollups_writer=is_leader).attach(coord)
     coord.start(wait_s=30)
+    from cloud_sync.coordinator.gc_tuning import tune_gc_for_ingest
+    tune_gc_for_ingest()
     print(f"READY {args.replica_id}", flush=True)
     lease.start()
     stopping: list[int] = []
