@@ -78,6 +78,8 @@ class IngestWriter:
         self.max_queue = max_queue
         self.backpressure_waits = 0        # times the network thread waited for room
         self.backpressure_s = 0.0
+        self.waiting_since: float | None = None   # monotonic start of the wait in progress
+        self.last_wait_end = float("-inf")         # monotonic end of the last wait
         self._grace_until = 0.0
         self.grace_s = BACKPRESSURE_GRACE_S
         self.book = DeviceBook(health_keep=health_keep)
@@ -130,10 +132,12 @@ class IngestWriter:
         if start < self._grace_until:
             return
         self.backpressure_waits += 1
+        self.waiting_since = start
         while len(self._queue) >= self.max_queue * 0.8 and time.monotonic() - start < timeout \
                 and not self._stop.is_set() and self._thread is not None and self._thread.is_alive():
             self._stop.wait(0.01)
         end = time.monotonic()
+        self.waiting_since, self.last_wait_end = None, end
         self.backpressure_s += end - start
         if end - start >= timeout:
             self._grace_until = end + self.grace_s

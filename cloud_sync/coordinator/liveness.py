@@ -93,16 +93,20 @@ class DeviceBook:
                 self.arrived.move_to_end(device_id)
 
     def timed_out(self, now: float, offline_after, shared: dict[str, float | None] | None = None,
-                  floor_s: float = 0.0) -> list[tuple[str, float]]:
+                  floor_s: float = 0.0, not_before: float = float("-inf")) -> list[tuple[str, float]]:
         """(device, last arrival) of online devices silent for longer than
         ``offline_after(heartbeat_s)``; each is marked so it is reported only once.
 
         ``shared`` (replicas): device -> last_seen of the devices the shared store says are
         online; then that list, not this replica's memory, says who is online, and the
         newest of the store's and this replica's own arrivals says when each was heard.
-        ``floor_s``: the shortest allowance any device has (only devices silent longer are read)."""
+        ``floor_s``: the shortest allowance any device has (only devices silent longer are read).
+        ``not_before``: silence counts from this wall time at the earliest (the coordinator was
+        not reading before it)."""
+        if now - not_before <= floor_s:
+            return []
         if shared is None:
-            return self._timed_out_alone(now, offline_after, floor_s)
+            return self._timed_out_alone(now, offline_after, floor_s, not_before)
         with self.lock:
             statuses = list(self.status.items())
         out = []
@@ -111,12 +115,13 @@ class DeviceBook:
                 continue
             last = max(status.last_seen or 0.0, self.arrived.get(device_id, 0.0),
                        (shared or {}).get(device_id) or 0.0)
-            if last and now - last > offline_after(status.heartbeat_s):
+            if last and now - max(last, not_before) > offline_after(status.heartbeat_s):
                 status.timeout_pending = True
                 out.append((device_id, last))
         return out
 
-    def _timed_out_alone(self, now: float, offline_after, floor_s: float) -> list[tuple[str, float]]:
+    def _timed_out_alone(self, now: float, offline_after, floor_s: float,
+                         not_before: float) -> list[tuple[str, float]]:
         with self._arrival_lock:
             silent = []
             for device_id, last in self.arrived.items():      # oldest arrival first
@@ -129,7 +134,7 @@ class DeviceBook:
             if status is None or not status.online or status.timeout_pending:
                 continue
             last = max(last, status.last_seen or 0.0)
-            if now - last > offline_after(status.heartbeat_s):
+            if now - max(last, not_before) > offline_after(status.heartbeat_s):
                 status.timeout_pending = True
                 out.append((device_id, last))
         return out

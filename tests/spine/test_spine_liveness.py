@@ -208,3 +208,37 @@ def test_a_wait_that_runs_out_is_followed_by_a_grace_so_the_network_loop_can_pin
     writer.stop()
     blocker.close()
     store.close()
+
+
+def test_silence_while_the_coordinator_was_not_reading_is_not_the_devices(tmp_path):
+    """A network thread paused for ingest room reads nobody; after it resumes, each device's
+    allowance counts from then (a loaded 10k soak had marked 8,000 devices offline at once)."""
+    store = Store(tmp_path)
+    writer = IngestWriter(store, EventHub())
+    t0 = 1_700_000_000.0
+    writer._write([_state(f"d{i}", True, t0) for i in range(20)] +
+                  [_heartbeat(f"d{i}", t0, 1.0) for i in range(20)])
+    offline_after = lambda heartbeat_s: 3.0   # noqa: E731
+    resumed = t0 + 10.0                       # reading paused from t0 + 1 to t0 + 10
+    assert writer.book.timed_out(t0 + 11, offline_after, floor_s=3.0, not_before=resumed) == []
+    for i in range(10):                       # half of them speak after the pause
+        writer.submit(_heartbeat(f"d{i}", t0 + 12, 2.0))
+    late = writer.book.timed_out(t0 + 13.5, offline_after, floor_s=3.0, not_before=resumed)
+    assert sorted(d for d, _ in late) == sorted(f"d{i}" for i in range(10, 20))
+    assert all(last == t0 for _, last in late), "the reported arrival is the real last one"
+    store.close()
+
+
+def test_the_monitor_judges_nobody_while_the_network_thread_waits(tmp_path):
+    import time
+
+    from cloud_sync.coordinator import Coordinator
+    coord = Coordinator(None, tmp_path / "coord")
+    try:
+        assert coord._reading_resumed_at() == float("-inf")          # never paused
+        coord.writer.waiting_since = time.monotonic()
+        assert coord._reading_resumed_at() is None                    # paused now: no verdicts
+        coord.writer.waiting_since, coord.writer.last_wait_end = None, time.monotonic() - 2.0
+        assert abs(coord._reading_resumed_at() - (time.time() - 2.0)) < 0.1
+    finally:
+        coord.store.close()
