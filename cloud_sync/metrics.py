@@ -92,6 +92,7 @@ class CoordinatorMetrics:
                                                         "pending", "events_dropped")},
                           "rate_per_s": round(self.ingest_rate(), 1),
                           "rejected": dict(stats.get("rejected") or {})},
+               "receipts": {k[len("receipts_"):]: v for k, v in stats.items() if k.startswith("receipts_")},
                "event_queue": _event_queue_depth(self.coordinator),
                "devices": self.device_counts(), "outbox_backlog": self.backlog()}
         if self.fleet_graph is not None:
@@ -124,8 +125,7 @@ class CoordinatorMetrics:
 
 
 def _event_queue_depth(coordinator) -> int:
-    queue = getattr(coordinator.events, "_queue", None)   # EventHub's bounded deque
-    return len(queue) if queue is not None else 0
+    return coordinator.events.pending
 
 
 class _Collector:

@@ -55,6 +55,9 @@ def test_every_panel_has_data_axes_and_readable_labels(demo_run, browser, artifa
         page.wait_for_function(f"document.querySelector('{has_data}') !== null", timeout=90_000)
         page.wait_for_function("!document.querySelector('#summary').innerText.includes('connecting')",
                                timeout=15_000)
+        if panel == "fleet":    # end-to-end receipts are shown beside the ingest figures
+            page.wait_for_function("document.querySelector('#scale').innerText.includes('receipts sent')",
+                                   timeout=30_000)
         for chart in charts:
             page.wait_for_function(f"document.querySelector('{chart}').dataset.state === 'data'", timeout=90_000)
             axes = page.get_attribute(chart, "data-axes") or ""

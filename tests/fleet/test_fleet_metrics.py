@@ -83,6 +83,7 @@ def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator):
     assert ("cloud_sync_queue_depth", (("queue", "ingest"),)) in after
     snapshot = metrics.snapshot()
     assert snapshot["ingest"]["stored"] == report.totals["results"] and "graph" in snapshot
+    assert snapshot["receipts"]["sent"] > 0 and snapshot["receipts"]["unsent"] == 0
 
 
 def test_fl_round_state_is_exposed(coordinator):

@@ -102,6 +102,7 @@ async function loadScale() {
     ["rejected", Object.values(s.ingest?.rejected || {}).reduce((a, b) => a + b, 0)], ["event queue", s.event_queue],
     ["outbox backlog", s.outbox_backlog?.total], ["largest backlog", s.outbox_backlog?.max],
     ["devices with backlog", s.outbox_backlog?.devices_with_backlog],
+    ["receipts sent", s.receipts?.sent], ["receipts unsent", s.receipts?.unsent],
     ...Object.entries(s.devices || {}).map(([k, v]) => [`devices ${k}`, v]),
     ...Object.entries(s.graph || {}).filter(([, v]) => typeof v === "number").map(([k, v]) => [`graph ${k.replace(/_/g, " ")}`, v])];
   $("#scale").innerHTML = figures.filter(([, v]) => v !== undefined && v !== null)
