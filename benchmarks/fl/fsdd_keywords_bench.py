@@ -54,7 +54,8 @@ def keyword_factory(args):
     def make(seed: int):
         def experiment(objective: str = "episodic", **options) -> FsddKeywordCnn:
             return FsddKeywordCnn(split=seed + args.split_offset, objective=objective, eval_episodes=args.episodes,
-                                  train_words=words, n_way=args.n_way, train_way=args.train_way, **options)
+                                  train_words=words, n_way=args.n_way,
+                                  **{"train_way": args.train_way, **options})
         return experiment
     return make
 

@@ -1,9 +1,13 @@
 """Tuning split only (split 5: yweweler held out) for ``fsdd_keywords_bench.py``: round counts
-and the serial learners' step size, every variant in one same-run comparison, so the report
-bench's settings are chosen before any report seed is measured.
+and the serial learners' step size (``--grid budget``), or augmented training words as new
+classes (``--grid augment``: time-reversed / mel-flipped log-mel images, for every method), every
+variant in one same-run comparison, so the report bench's settings are chosen before any report
+seed is measured. ``--seed-list 0,6,12`` repeats the tuning split with other seeds (split =
+seed + 5 mod 6 speakers stays yweweler): training and episode noise, not speaker variation.
 Writes benchmarks/results/fl_tuning_fsdd_keywords.json (+ .png).
 Run: nice -n 19 .venv/bin/python benchmarks/fl/fsdd_keywords_tuning.py [--episodes 30]
      [--train-words 0,1,2,3,4,5,6 --n-way 3 --train-way 5 --out fl_tuning_fsdd_keywords_3way]
+     [--grid augment|rounds --seed-list 0,6,12 --out fl_tuning_fsdd_keywords_augment|_rounds]
 """
 from __future__ import annotations
 
@@ -27,13 +31,53 @@ def variants() -> dict[str, dict]:
     return out
 
 
+def augment_variants() -> dict[str, dict]:
+    """Each method with and without the augmented words (the Omniglot rotations' counterpart);
+    the serial learners also with wider device tasks and more rounds over the larger class pool."""
+    base = methods(1.0)
+    rev, both = {"augment": ("reverse",)}, {"augment": ("reverse", "flip")}
+    out = {"random_init": base["random_init"], "fedavg": base["fedavg"],
+           "fedavg_rev": {**base["fedavg"], "experiment": rev}, "fedavg_both": {**base["fedavg"], "experiment": both},
+           "centralised": base["centralised"], "centralised_rev": {**base["centralised"], "experiment": rev},
+           "tinymetafed": base["tinymetafed"], "tinyreptile": base["tinyreptile"]}
+    for name in ("tinymetafed", "tinyreptile"):
+        out[f"{name}_rev"] = {**base[name], "experiment": rev}
+    out["tinymetafed_both"] = {**base["tinymetafed"], "experiment": both}
+    out["tinymetafed_rev_r500"] = {**base["tinymetafed"], "rounds": 500, "experiment": rev}
+    out["tinymetafed_rev_tw10"] = {**base["tinymetafed"], "local_steps": 50, "experiment": {**rev, "train_way": 10}}
+    return out
+
+
+def rounds_variants() -> dict[str, dict]:
+    """After the augment grid: TinyMetaFed given more rounds while still ≤ 1/5 of FedAvg-150's
+    bytes (500 and 600 rounds), and FedAvg given twice its rounds, with and without reversal."""
+    base = methods(1.0)
+    rev = {"augment": ("reverse",)}
+    out = {"random_init": base["random_init"], "fedavg": base["fedavg"],
+           "fedavg_r300": {**base["fedavg"], "rounds": 300},
+           "fedavg_rev_r300": {**base["fedavg"], "rounds": 300, "experiment": rev}}
+    for rounds in (500, 600):
+        out[f"tinymetafed_r{rounds}"] = {**base["tinymetafed"], "rounds": rounds}
+    return out
+
+
+GRIDS = {"budget": variants, "augment": augment_variants, "rounds": rounds_variants}
+
+
 def main() -> None:
-    args = bench_args(__doc__, "fl_tuning_fsdd_keywords", extra=keyword_options)
-    args.seed_values = [0]
+    def extra(ap):
+        keyword_options(ap)
+        ap.add_argument("--grid", choices=sorted(GRIDS), default="budget")
+
+    args = bench_args(__doc__, "fl_tuning_fsdd_keywords", extra=extra)
+    if not args.seed_list:
+        args.seed_values = [0]
     args.split_offset = 5
+    if any((s + args.split_offset) % 6 != 5 for s in args.seed_values):
+        raise SystemExit("tuning seeds must keep split 5 (seed ≡ 0 mod 6): the report speakers stay unseen")
     make = keyword_factory(args)
 
-    summary = compare(make, variants(), args.seed_values, shots=[5, 1])
+    summary = compare(make, GRIDS[args.grid](), args.seed_values, shots=[5, 1])
     write_report(args, summary, {"tuning_split": 5, "held_out": make(0)().held_out}, [5, 1],
                  "FSDD keywords, tuning split (yweweler)")
 

@@ -65,3 +65,36 @@ def test_label_skewed_fsdd_devices_hold_only_their_digits():
     np.testing.assert_array_equal(skewed.adapt_set.y, plain.adapt_set.y)  # same held-out adaptation set
     with pytest.raises(ValueError, match="divide"):
         FsddCnn(words_per_device=3)
+
+
+def test_augmented_words_are_new_classes_on_the_same_device_and_never_held_out():
+    plain = _exp(split=3, train_words=(0, 1, 2, 3, 4, 5, 6), n_way=3)
+    aug = _exp(split=3, train_words=(0, 1, 2, 3, 4, 5, 6), n_way=3, augment=("reverse", "flip"))
+    assert aug.n_variants == 4 and aug.test_classes == plain.test_classes
+    for device, classes in plain.device_classes.items():
+        assert sorted(c for c in aug.device_classes[device] if c < 1000) == classes
+        assert len(aug.device_classes[device]) == 4 * len(classes)
+    word = plain.device_classes[plain.device_ids()[0]][0]
+    image = aug.x[aug.by_class[word][0]].reshape(32, 20)
+    reversed_ = aug.x[aug.by_class[word + 1000][0]].reshape(32, 20)
+    flipped = aug.x[aug.by_class[word + 2000][0]].reshape(32, 20)
+    both = aug.x[aug.by_class[word + 3000][0]].reshape(32, 20)
+    np.testing.assert_array_equal(reversed_, image[::-1])
+    np.testing.assert_array_equal(flipped, image[:, ::-1])
+    np.testing.assert_array_equal(both, image[::-1, ::-1])
+    sup = _exp(split=3, train_words=(0, 1, 2, 3, 4, 5, 6), n_way=3, augment=("reverse",), objective="supervised")
+    assert sup.n_global == 14 and sup.global_label[word] != sup.global_label[word + 1000]
+    other = sup.device_classes[sup.device_ids()[1]][0]  # same word, another speaker: same label
+    assert other % 10 == word % 10 and sup.global_label[other] == sup.global_label[word]
+    wide = _exp(split=3, train_words=(0, 1, 2, 3, 4, 5, 6), n_way=3, train_way=10, augment=("reverse",))
+    assert sorted(set(wide.device_task(wide.device_ids()[0], np.random.default_rng(1)).y.tolist())) == list(range(10))
+
+
+def test_unknown_or_repeated_augment_is_an_error():
+    from edge_runtime.online.experiments.fsdd_keywords import augmented_variants
+
+    images = np.zeros((2, 4, 3), np.float32)
+    assert len(augmented_variants(images, ())) == 1
+    for bad in (("speed",), ("reverse", "reverse")):
+        with pytest.raises(ValueError, match="augment"):
+            augmented_variants(images, bad)
