@@ -147,7 +147,7 @@ class FleetGraph:
         return {**self.buffer.stats(), "skipped_td": self.skipped["td"],
                 "skipped_state": self.skipped["state"], "resynced": self.resynced,
                 "handler_errors": sum(self.errors.values()),
-                "rejected_descriptions": len(self.rejected)}
+                "rejected_descriptions": len(self.rejected), **self.store.maintenance_stats()}
 
     def _on_td(self, device_id: str, body: Mapping[str, Any], ts: float) -> None:
         text = json.dumps(body, sort_keys=True, default=str)

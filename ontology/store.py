@@ -114,6 +114,11 @@ class GraphStore:
         rows = self.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", timeout_s=120)
         return int(rows[0]["n"])
 
+    def maintenance_stats(self) -> dict[str, float]:
+        """Rebuilds of an in-memory copy (ontology.store_mirror) and the like; {} for other stores."""
+        stats = getattr(self._backend, "maintenance_stats", None)
+        return stats() if stats else {}
+
     # ---- writing -------------------------------------------------------------------------
     def update(self, sparql: str) -> None:
         with self._write_lock:

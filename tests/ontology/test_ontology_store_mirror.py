@@ -3,6 +3,10 @@ hold the same graph after live events, a restart must see everything, and update
 evaluate differently on each copy are refused without touching either."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -66,3 +70,111 @@ def test_refused_and_malformed_updates_change_neither_copy(tmp_path):
     store.close()
     with GraphStore.open(path, read_only=True) as disk:
         assert _everything(disk) == before
+
+
+# ---- rebuilding the memory copy (it never frees replaced figures otherwise) ------------------
+
+def _figure_updates(n: int, start: int = 0) -> list[str]:
+    return [f'DELETE WHERE {{ <urn:d{i % 50}> <{ER}count> ?o }} ; '
+            f'INSERT DATA {{ <urn:d{i % 50}> <{ER}count> {start + i} }}' for i in range(n)]
+
+
+def test_a_rebuild_keeps_the_writes_made_while_it_loads(tmp_path):
+    from ontology.store_mirror import MirroredOxigraphBackend
+
+    class WritesDuringLoad(MirroredOxigraphBackend):
+        during: list[str] = []
+
+        def _load_copy(self, store, dump):
+            super()._load_copy(store, dump)
+            for sparql in self.during:           # the rebuild's slow phase: other writers go on
+                graph.update(sparql)
+
+    backend = WritesDuringLoad(tmp_path / "graph")
+    graph = GraphStore(backend)
+    for sparql in _figure_updates(120):
+        graph.update(sparql)
+    graph.update(f'INSERT DATA {{ <urn:gone> <{ER}deviceId> "gone" }}')
+    WritesDuringLoad.during = _figure_updates(30, start=1000) + [
+        f'DELETE DATA {{ <urn:gone> <{ER}deviceId> "gone" }}',
+        f'INSERT DATA {{ <urn:new> <{ER}deviceId> "new" }}']
+    backend.compact()
+    # what was replayed onto the new copy replaced figures there too: it counts towards the next
+    assert backend.compactions == 1 and backend.written_bytes == sum(map(len, WritesDuringLoad.during))
+    WritesDuringLoad.during = []
+    counts = {r["s"]: int(r["o"]) for r in graph.query(f"SELECT ?s ?o {{ ?s <{ER}count> ?o }}")}
+    assert len(counts) == 50 and counts["urn:d29"] == 1029 and counts["urn:d30"] == 80
+    served = _everything(graph)
+    assert ("urn:new" in str(served)) and ("urn:gone" not in str(served))
+    graph.close()
+    with GraphStore.open(tmp_path / "graph", read_only=True) as disk:
+        assert _everything(disk) == served
+
+
+def test_the_coordinator_store_rebuilds_itself_once_enough_was_replaced(tmp_path):
+    from ontology.store_mirror import MirroredOxigraphBackend
+
+    backend = MirroredOxigraphBackend(tmp_path / "graph", compact_min_bytes=20_000)
+    graph = GraphStore(backend)
+    updates = _figure_updates(400)
+    for sparql in updates:
+        graph.update(sparql)
+    assert sum(map(len, updates)) > 20_000
+    deadline = time.monotonic() + 30
+    while graph.maintenance_stats()["graph_compactions"] < 1:
+        assert time.monotonic() < deadline, "no rebuild within 30 s of passing the threshold"
+        time.sleep(0.02)
+    counts = {r["s"]: int(r["o"]) for r in graph.query(f"SELECT ?s ?o {{ ?s <{ER}count> ?o }}")}
+    assert counts == {f"urn:d{i}": 350 + i for i in range(50)}
+    assert graph.maintenance_stats()["graph_compaction_errors"] == 0
+    graph.close()
+
+
+_RSS_PROBE = r"""
+import random, sys
+from pathlib import Path
+from ontology.store import GraphStore
+from ontology.store_mirror import MirroredOxigraphBackend
+ER = "https://w3id.org/edge-runtime/ns#"
+def rss_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+backend = MirroredOxigraphBackend(Path(sys.argv[1]), compact_min_bytes=2**40)  # rebuild by hand
+graph = GraphStore(backend)
+graph.load_ntriples("\n".join(f'<urn:d{i}> <{ER}p{p}> "v{p}-{i}" .' for i in range(5000) for p in range(20)))
+before = rss_mb()
+rng = random.Random(7)
+for r in range(40):       # 40,000 replaced figures, as lastSeen/count updates replace them
+    graph.update(" ;\n".join(f'DELETE WHERE {{ <urn:d{i}> <{ER}count> ?o }} ; '
+                             f'INSERT DATA {{ <urn:d{i}> <{ER}count> {r * 10**6 + i} }}'
+                             for i in rng.sample(range(5000), 1000)))
+grown = rss_mb()
+backend.compact()
+print(before, grown, rss_mb())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc (Linux)")
+def test_a_rebuild_gives_back_the_memory_replaced_figures_held(tmp_path):
+    probe = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(tmp_path / "graph")],
+                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert probe.returncode == 0, probe.stderr
+    before, grown, after = map(float, probe.stdout.split())
+    assert grown - before > 20, f"the probe should grow the copy first: {before:.0f} → {grown:.0f} MB"
+    assert after - before < (grown - before) / 2, \
+        f"RSS {before:.0f} MB → {grown:.0f} MB after 40,000 changes → {after:.0f} MB after the rebuild"
+
+
+def test_an_on_disk_store_flushes_its_write_buffers_as_figures_are_replaced(tmp_path):
+    """RocksDB held every unflushed write in memory (+500 MB after 960,000 replaced figures)."""
+    from ontology.oxigraph_backend import OxigraphBackend
+
+    backend = OxigraphBackend(tmp_path / "graph")
+    backend.flush_every_bytes = 10_000
+    graph = GraphStore(backend)
+    updates = _figure_updates(300)
+    for sparql in updates:
+        graph.update(sparql)
+    assert 2 <= backend.flushes <= sum(map(len, updates)) // 10_000
+    assert {r["s"]: int(r["o"]) for r in graph.query(f"SELECT ?s ?o {{ ?s <{ER}count> ?o }}")} == \
+        {f"urn:d{i}": 250 + i for i in range(50)}
+    graph.close()
