@@ -124,7 +124,9 @@ def run(args) -> dict:
                "ingest_queue": m.get("cloud_sync_queue_depth{queue=ingest}"),
                "event_queue": m.get("cloud_sync_queue_depth{queue=events}"),
                "events_dropped": m.get("cloud_sync_events_dropped_total"),
-               "rate": m.get("cloud_sync_ingest_rate_messages_per_second")}
+               "rate": m.get("cloud_sync_ingest_rate_messages_per_second"),
+               "graph_compactions": m.get("cloud_sync_graph_compactions_total"),
+               "graph_compaction_s": m.get("cloud_sync_graph_compaction_seconds")}
         for name, proc in procs.items():
             cpu = _cpu(proc)
             row[f"{name}_cpu"] = round((cpu - last[name][0]) / (now - last[name][1]), 3)
@@ -218,6 +220,9 @@ def summarise(args, samples: list[dict], report: dict, work: Path, graph_end_mb:
         "load1_mean": stat("load1", lambda v: sum(v) / len(v)), "load1_max": stat("load1", max),
         "cpu_count": os.cpu_count(),
         "graph_mb_at_warm": warm_rows[0]["graph_mb"] if warm_rows else None, "graph_mb_end": round(graph_end_mb, 1),
+        "graph_mb_max": max((s["graph_mb"] for s in warm_rows), default=None),
+        "graph_compactions": samples[-1].get("graph_compactions") if samples else None,
+        "graph_compaction_s_last": samples[-1].get("graph_compaction_s") if samples else None,
         "simulator_totals": report["totals"], "samples": samples,
     }
     return result
