@@ -61,7 +61,18 @@ def rounds_variants() -> dict[str, dict]:
     return out
 
 
-GRIDS = {"budget": variants, "augment": augment_variants, "rounds": rounds_variants}
+def upload_variants() -> dict[str, dict]:
+    """After the rounds grid (TinyReptile, the same learner in float32 both ways, stayed ahead of
+    TinyMetaFed): is TinyMetaFed's top-10 % upload what it costs? 500 rounds with 25 / 50 / 100 %
+    of the int8 update uploaded."""
+    base = methods(1.0)
+    out = {"random_init": base["random_init"], "fedavg": base["fedavg"]}
+    for top in (25.0, 50.0, None):
+        out[f"tinymetafed_r500_top{int(top or 100)}"] = {**base["tinymetafed"], "rounds": 500, "top_p": top}
+    return out
+
+
+GRIDS = {"budget": variants, "augment": augment_variants, "rounds": rounds_variants, "upload": upload_variants}
 
 
 def main() -> None:

@@ -174,7 +174,8 @@ def finish_report(result: dict, path) -> dict:
     from meta_plots import plot_accuracy_vs_bytes
 
     summary, shots = result["methods"], result["shots"]
-    candidates = [m for m in ("reptile", "tinyreptile", "tinymetafed", "fedavg_episodic", "centralised") if m in summary]
+    named = ("reptile", "tinyreptile", "tinymetafed", "fedavg_episodic", "centralised")
+    candidates = [m for m in summary if m in named or m.startswith(("tinyreptile_", "tinymetafed_"))]
     against = [m for m in ("random_init", "fedavg", "fedavg_long") if m in summary]
     result["margins"] = {f"{k}-shot": margins(summary, k, against, candidates) for k in shots}
     path.write_text(json.dumps(result, indent=1))
