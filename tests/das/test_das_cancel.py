@@ -1,4 +1,5 @@
-"""Successive cancellation (``cancel.py``): a weak car crossing a strong truck is kept."""
+"""The contrast gate (``cancel.py``): a weak car crossing a strong truck is kept (successive
+cancellation), and so is a slow truck whose own envelope is seconds wide."""
 from __future__ import annotations
 
 import numpy as np
@@ -64,3 +65,29 @@ def test_track_mask_covers_each_line_and_nothing_else():
         lag = t - (d.t_center + d.slowness * x[None, :])
         near |= (lag >= -0.2 - 0.05) & (lag <= after + 0.05)
     assert not mask[~near].any()
+
+
+def _slow_truck_envelope(seed: int, half_s: float = 2.5):
+    """One window: a -28 km/h truck whose slant stack stays above half its peak for
+    +-``half_s`` (as a slow heavy truck far from the cable, or one whose speed is a few
+    per cent off on a long array, gives), over unit noise."""
+    g = make_geometry(100.0, DX, N_BINS, DetectionParams())
+    rng = np.random.default_rng(seed)
+    rows = int(60 * g.out_fs)
+    t = np.arange(rows)[:, None] / g.out_fs
+    x = g.bin_centres_m[None, :] - 0.5 * (N_BINS - 1) * DX
+    env = 1.0 + 0.25 * np.abs(rng.standard_normal((rows, 3, N_BINS)))
+    bump = 5.0 / (1.0 + ((t - (30.0 - 3.6 / 28.0 * x)) / half_s) ** 2)
+    env[:, 0, :] += bump
+    env[:, 2, :] += bump
+    return env.astype(np.float32), g
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_slow_truck_whose_envelope_fills_seconds_passes_the_gate(seed):
+    env, g = _slow_truck_envelope(seed)
+    found = detect_window(env, g, 0.0, DetectionParams())
+    assert [round(d.speed_kmh) for d in found] == [-28]
+    assert abs(found[0].t_center - 30.0) < 0.3
+    # the previous reach (+-3 s) took its 25th percentile inside the truck's own envelope
+    assert detect_window(env, g, 0.0, DetectionParams(contrast_reach_s=3.0)) == []
