@@ -34,7 +34,10 @@ from scipy import signal
 from edge_runtime.das.record import DasRecord
 from edge_runtime.das.scene_traffic import FamilyVehicle, draw_traffic
 
-TUNING_SEEDS = tuple(range(1000, 1012))      # choose parameters here only
+# choose parameters here only; 1012-1031 were added in issue 17's sixth session (before,
+# a held-out check of the tuning results, never used to choose): 12 scenes were fitted
+# more closely than they generalised (tuning F1 0.956 vs report 0.829)
+TUNING_SEEDS = tuple(range(1000, 1032))
 REPORT_SEEDS = tuple(range(2000, 2010))      # fixed before any measurement; report these
 FS_CHOICES = (200.0, 250.0, 400.0, 500.0, 625.0, 800.0, 1000.0)   # whole ns sample periods
 

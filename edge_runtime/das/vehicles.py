@@ -181,7 +181,9 @@ def line_features(images: np.ndarray, axes: ImageAxes, alive: np.ndarray, det: D
     * ``qs_snr``: median over bins of the quasi-static SNR peak at the line (log10);
     * ``vib_low`` / ``vib_high``: same for the 4-14 Hz and 14-40 Hz vibration envelopes;
     * ``vib_ratio``: ``vib_low - vib_high`` (trucks shake the road lower and harder);
-    * ``length_m``: half-maximum width of the aligned quasi-static profile times speed.
+    * ``length_m``: half-maximum width of the aligned quasi-static profile times speed;
+    * ``log_speed``: log10 of the speed in km/h (strain *rate* scales with speed, so the
+      load features of a slow truck read like a car's without it; trucks also drive slower).
     """
     speed = abs(KMH / det.slowness) / KMH
     offsets = np.arange(-0.8, 0.8 + 1e-9, 1.0 / axes.out_fs)
@@ -200,6 +202,7 @@ def line_features(images: np.ndarray, axes: ImageAxes, alive: np.ndarray, det: D
     qs = profiles[0]
     above = np.nonzero(qs >= 0.5 * qs.max())[0] if qs.max() > 0 else np.array([0])
     feats["length_m"] = float((above[-1] - above[0] + 1) / axes.out_fs * speed)
+    feats["log_speed"] = float(np.log10(abs(det.speed_kmh)))
     return feats
 
 
