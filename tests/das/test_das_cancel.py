@@ -15,19 +15,28 @@ from edge_runtime.das.vehicles import Detection
 N_BINS, DX = 60, 5.0
 
 
-def _crossing_envelope(seed: int, weak: float = 1.5, strong: float = 40.0):
-    """One window of envelope rows: a strong, long vehicle at +80 km/h and a weak car at
-    -60 km/h crossing it at the array's middle 0.1 s later, over unit noise."""
+def _noise_window(seed: int):
+    """Envelope rows of one 60-s window of unit noise, their times and positions."""
     g = make_geometry(100.0, DX, N_BINS, DetectionParams())
     rng = np.random.default_rng(seed)
     rows = int(60 * g.out_fs)
     t = np.arange(rows)[:, None] / g.out_fs
     x = g.bin_centres_m[None, :] - 0.5 * (N_BINS - 1) * DX
-    env = 1.0 + 0.25 * np.abs(rng.standard_normal((rows, 3, N_BINS)))
+    return 1.0 + 0.25 * np.abs(rng.standard_normal((rows, 3, N_BINS))), g, t, x
+
+
+def _add(env: np.ndarray, bump: np.ndarray) -> None:
+    """A vehicle in the quasi-static and 14-40 Hz bands (the detection image's two)."""
+    env[:, 0, :] += bump
+    env[:, 2, :] += bump
+
+
+def _crossing_envelope(seed: int, weak: float = 1.5, strong: float = 40.0):
+    """One window of envelope rows: a strong, long vehicle at +80 km/h and a weak car at
+    -60 km/h crossing it at the array's middle 0.1 s later, over unit noise."""
+    env, g, t, x = _noise_window(seed)
     for t_c, kmh, amp, width_s in [(30.0, 80.0, strong, 0.5), (30.1, -60.0, weak, 0.15)]:
-        bump = amp * np.exp(-0.5 * ((t - (t_c + 3.6 / kmh * x)) / width_s) ** 2)
-        env[:, 0, :] += bump
-        env[:, 2, :] += bump
+        _add(env, amp * np.exp(-0.5 * ((t - (t_c + 3.6 / kmh * x)) / width_s) ** 2))
     return env.astype(np.float32), g
 
 
@@ -71,15 +80,8 @@ def _slow_truck_envelope(seed: int, half_s: float = 2.5):
     """One window: a -28 km/h truck whose slant stack stays above half its peak for
     +-``half_s`` (as a slow heavy truck far from the cable, or one whose speed is a few
     per cent off on a long array, gives), over unit noise."""
-    g = make_geometry(100.0, DX, N_BINS, DetectionParams())
-    rng = np.random.default_rng(seed)
-    rows = int(60 * g.out_fs)
-    t = np.arange(rows)[:, None] / g.out_fs
-    x = g.bin_centres_m[None, :] - 0.5 * (N_BINS - 1) * DX
-    env = 1.0 + 0.25 * np.abs(rng.standard_normal((rows, 3, N_BINS)))
-    bump = 5.0 / (1.0 + ((t - (30.0 - 3.6 / 28.0 * x)) / half_s) ** 2)
-    env[:, 0, :] += bump
-    env[:, 2, :] += bump
+    env, g, t, x = _noise_window(seed)
+    _add(env, 5.0 / (1.0 + ((t - (30.0 - 3.6 / 28.0 * x)) / half_s) ** 2))
     return env.astype(np.float32), g
 
 
