@@ -187,15 +187,15 @@ def _graph_families(fleet_graph):
     yield _counter("graph_skipped_births", "re-sent identical TDs not rewritten", g["skipped_td"])
     yield _counter("graph_resynced", "devices whose online state a resync after dropped events corrected",
                    g["resynced"])
-    if "graph_compactions" in g:
+    if "compactions" in g:
         yield _counter("graph_compactions", "rebuilds of the in-memory graph copy (frees replaced figures)",
-                       g["graph_compactions"])
-        yield _gauge("graph_compaction_seconds", "how long the last rebuild took", g["graph_compaction_s"])
+                       g["compactions"])
+        yield _gauge("graph_compaction_seconds", "how long the last rebuild took", g["compaction_s"])
     errors = CounterMetricFamily("cloud_sync_graph_errors", "graph failures by kind", labels=["kind"])
     errors.add_metric(["handler"], g["handler_errors"])
     errors.add_metric(["write"], g["write_errors"])
     errors.add_metric(["rejected_description"], g["rejected_descriptions"])
-    errors.add_metric(["compaction"], g.get("graph_compaction_errors", 0))
+    errors.add_metric(["compaction"], g.get("compaction_errors", 0))
     yield errors
     rounds = GaugeMetricFamily("cloud_sync_fl_round", "latest FL round per run", labels=["run", "strategy"])
     participants = GaugeMetricFamily("cloud_sync_fl_round_participants",

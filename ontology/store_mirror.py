@@ -180,9 +180,9 @@ class MirroredOxigraphBackend(OxigraphBackend):
             store.load(data, format=formats[kind])
 
     def maintenance_stats(self) -> dict[str, float]:
-        return {"graph_compactions": self.compactions, "graph_flushes": self.flushes, "graph_compaction_s": self.last_compaction_s,
-                "graph_compaction_errors": self.compaction_errors,
-                "graph_written_since_copy_bytes": self.written_bytes}
+        return {"compactions": self.compactions, "flushes": self.flushes,
+                "compaction_s": self.last_compaction_s, "compaction_errors": self.compaction_errors,
+                "update_bytes_since_copy": self.written_bytes}
 
     def close(self) -> None:
         compactor = self._compactor

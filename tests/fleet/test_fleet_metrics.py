@@ -37,11 +37,20 @@ def _scrape(url: str) -> dict[tuple[str, tuple], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator):
+def _triples(store) -> set:
+    return {tuple(sorted(r.items())) for r in store.query(
+        "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(!isBlank(?s) && !isBlank(?o)) }")}
+
+
+def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator, tmp_path):
     from ontology.live import FleetGraph
     from ontology.store import GraphStore
+    from ontology.store_mirror import MirroredOxigraphBackend
 
-    graph = FleetGraph(GraphStore.open(None), batch_interval_s=0.5, load_vocabulary=False).attach(coordinator)
+    # the coordinator's kind of store, rebuilding its memory copy after every update: the
+    # rebuilds race the live writes, and the copy must still equal the disk store at the end
+    store = GraphStore(MirroredOxigraphBackend(tmp_path / "graph", compact_ratio=0.0, compact_min_bytes=1))
+    graph = FleetGraph(store, batch_interval_s=0.5, load_vocabulary=False).attach(coordinator)
     metrics = CoordinatorMetrics(coordinator, graph).attach()
     server, url = _serve(metrics)
     try:
@@ -65,7 +74,14 @@ def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator):
         after = _scrape(url)
     finally:
         server.should_exit = True
+        coordinator.remove_listener(graph.on_event)   # no event reaches the graph once closed
         graph.close()
+    served = _triples(store)       # everything written now (close flushed the last figures)
+    store.close()
+    with GraphStore.open(tmp_path / "graph", read_only=True) as disk:
+        assert _triples(disk) == served
+    assert after[("cloud_sync_graph_compactions_total", ())] >= 1
+    assert after[("cloud_sync_graph_errors_total", (("kind", "compaction"),))] == 0
 
     assert during[("cloud_sync_devices_with_backlog", ())] > 0          # outage backlog reported
     assert during[("cloud_sync_device_outbox_backlog_messages", ())] > 0
