@@ -34,7 +34,8 @@ class NaiveRangeImagePipeline:
     def __init__(self, sensor: SensorSpec):
         self.sensor = sensor
         self.rows, self.cols = sensor.beams, sensor.azimuth_steps
-        self.tracker = MultiObjectTracker(TrackerConfig())
+        # The prototype's own tracker: none of the project's merge coasting (merge_radius_m 0).
+        self.tracker = MultiObjectTracker(TrackerConfig(merge_radius_m=0.0))
         self._learning: list[np.ndarray] = []
         self.background: np.ndarray | None = None
         self.warmup_frames = LEARN_FRAMES

@@ -62,6 +62,10 @@ class TrackerConfig:
     occluder_half_width_m: float = 0.4  # a detection shadows the sensor's rays this far either side
     coast_gate_growth_m_per_s: float = 0.5   # the gate widens while a track coasts ...
     max_gate_m: float = 2.0                  # ... up to this
+    # Identity through merges and exits (chosen on 22 tuning cells, benchmarks/lidar_tracker_replay.py):
+    merge_radius_m: float = 0.6      # a lost track this near a detection is merged into it: it coasts
+    merged_measurement_noise_m: float = 0.3  # ... and the track holding that detection trusts it less
+    exit_margin_m: float = 0.5       # lost this near the range edge or beyond: walked out, no coasting
 
 
 @dataclass

@@ -29,9 +29,12 @@ class ConstantVelocityKalman:
         self.covariance = f @ self.covariance @ f.T + q
         return self.state[:2]
 
-    def update(self, xy: np.ndarray) -> None:
+    def update(self, xy: np.ndarray, noise_m: float | None = None) -> None:
+        """``noise_m`` overrides the measurement noise for this one update (a detection that
+        merges two people measures neither of them well)."""
         innovation = xy - _H @ self.state
-        s = _H @ self.covariance @ _H.T + self.r
+        r = self.r if noise_m is None else np.eye(2) * noise_m ** 2
+        s = _H @ self.covariance @ _H.T + r
         gain = self.covariance @ _H.T @ np.linalg.inv(s)
         self.state = self.state + gain @ innovation
         self.covariance = (np.eye(4) - gain @ _H) @ self.covariance

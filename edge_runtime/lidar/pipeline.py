@@ -47,7 +47,7 @@ class SensorPipeline:
         self.embedder = embedder
         self.background = OccupancyBackground(self.config.background)
         self.ground = GroundModel(sensor, self.config.ground)
-        self.tracker = MultiObjectTracker(self.config.tracker, blind=self._blind)
+        self.tracker = MultiObjectTracker(self.config.tracker, blind=self._blind, outside=self._outside)
         self.health_monitor = SensorHealth(sensor, self.config)
 
     @property
@@ -64,16 +64,27 @@ class SensorPipeline:
         inside = np.hypot(xy[:, 0], xy[:, 1]) < self.sensor.max_range_m
         return inside & (beams_on_person(self.sensor, self.plane, xy) < self.config.tracker.blind_min_beams)
 
+    def _outside(self, xy: np.ndarray) -> np.ndarray:
+        """Beyond the range less the exit margin: a track lost there has walked out of view."""
+        margin = self.config.tracker.exit_margin_m
+        return np.hypot(xy[:, 0], xy[:, 1]) > self.sensor.max_range_m - margin
+
     def _lowest_visible(self, xy: np.ndarray) -> np.ndarray:
         return lowest_visible_height(self.sensor, self.plane, xy)
 
     def process(self, t: float, points: np.ndarray) -> FrameOutput:
+        detections = self.detect(points)
+        return FrameOutput(t) if detections is None else self.track(t, detections)
+
+    def detect(self, points: np.ndarray) -> list[Detection] | None:
+        """Floor → band → background → person candidates; ``None`` while still warming up.
+        Split from ``track`` so a benchmark can record detections once and replay trackers."""
         inside = points[:, 0] ** 2 + points[:, 1] ** 2 <= self.sensor.max_range_m ** 2
         if self.ground.wants_frames:
             self.ground.observe(points[inside])
         if self.plane is None:                         # still estimating the floor
             self.health_monitor.frame(int(inside.sum()), None, 0)
-            return FrameOutput(t)
+            return None
         # Only points in the body-height band can belong to a person: the background model
         # sees that band alone, which skips the floor and ceiling (most of the cloud).
         height = self.plane.height(points)
@@ -82,10 +93,14 @@ class SensorPipeline:
         foreground = self.background.observe(points)
         if foreground is None:           # still learning the background
             self.health_monitor.frame(len(points), None, 0)
-            return FrameOutput(t)
+            return None
         detections = detect_people(points, self.config, self.plane, foreground, height,
                                    lowest_visible=self._lowest_visible)
         self.health_monitor.frame(len(points), int(foreground.sum()), len(detections))
+        return detections
+
+    def track(self, t: float, detections: list[Detection]) -> FrameOutput:
+        """Tracking, features and embeddings for one frame's detections."""
         positions = np.array([[d.x, d.y] for d in detections]).reshape(-1, 2)
         seen, ended = self.tracker.step(t, positions, detections)
         self._describe(seen)

@@ -8,6 +8,18 @@ A ``blind`` callable (sensor-frame positions → bool, from ``visibility``) mark
 sensor cannot see a person (the cone under a mast): a confirmed track predicted there coasts
 on its velocity for up to ``blind_max_coast_s`` instead of dying after ``max_misses``, so a
 person walking under the sensor keeps one track. A coasting track's gate widens with time.
+
+Two people closer than a cluster cell apart give one detection; the track that lost its own
+is then *merged* (its prediction within ``merge_radius_m`` of a detection) and coasts like a
+hidden one, while the track holding the merged detection updates with a looser measurement
+(``merged_measurement_noise_m``) so neither velocity is dragged to the midpoint — when the
+two part, each prediction still points its own way. Without this the coasting walker's track
+died after two misses and came back with a new id, often the other walker's.
+
+An ``outside`` callable (sensor-frame positions → bool) marks where the sensor cannot see at
+all (at the range edge or beyond): a track predicted there has walked out, so it is never
+treated as hidden — coasting there let it catch the next person entering at the edge, an
+identity swap that also spoils the cross-sensor links.
 """
 from __future__ import annotations
 
@@ -40,9 +52,10 @@ class Track:
 
 
 class MultiObjectTracker:
-    def __init__(self, config: TrackerConfig = TrackerConfig(), blind=None):
+    def __init__(self, config: TrackerConfig = TrackerConfig(), blind=None, outside=None):
         self.config = config
         self.blind = blind
+        self.outside = outside
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
         self._last_t: float | None = None
@@ -65,10 +78,18 @@ class MultiObjectTracker:
                     else np.zeros(len(lost), dtype=bool))
         blind_misses = c.blind_max_coast_s / dt if dt > 0 else 0
         occluded = _in_shadow(predicted[lost], positions, c.occluder_half_width_m)
+        merged = set()
+        if c.merge_radius_m > 0 and len(lost) and len(positions):
+            near = _near(predicted[lost], positions, c.merge_radius_m)
+            occluded |= near.any(axis=1)
+            confirmed = np.array([self.tracks[ti].confirmed for ti in lost], dtype=bool)
+            merged = set(np.flatnonzero(near[confirmed].any(axis=0)).tolist())
+        if self.outside is not None and len(lost):
+            occluded &= ~self.outside(predicted[lost])
         occluded_misses = c.occluded_max_coast_s / dt if dt > 0 else 0
         for ti, di in pairs:
             track = self.tracks[ti]
-            track.filter.update(positions[di])
+            track.filter.update(positions[di], c.merged_measurement_noise_m if di in merged else None)
             track.hits += 1
             track.misses = 0
             track.confirmed |= track.hits >= self.config.min_hits
@@ -106,3 +127,10 @@ def _in_shadow(points: np.ndarray, occluders: np.ndarray, half_width_m: float) -
     gap = np.abs((a_p[:, None] - a_o[None, :] + np.pi) % (2 * np.pi) - np.pi)
     width = np.arctan2(half_width_m, np.maximum(r_o, 0.1))[None, :]
     return ((gap < width) & (r_o[None, :] < r_p[:, None] - 0.3)).any(axis=1)
+
+
+def _near(points: np.ndarray, detections: np.ndarray, radius_m: float) -> np.ndarray:
+    """(points × detections) within ``radius_m``: two people walking this close form one
+    cluster, so the track that lost its own detection is hidden in the other's."""
+    d = np.hypot(points[:, None, 0] - detections[None, :, 0], points[:, None, 1] - detections[None, :, 1])
+    return d <= radius_m
