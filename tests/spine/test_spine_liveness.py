@@ -70,12 +70,18 @@ def test_many_devices_are_mirrored_and_their_history_stored_in_multi_row_stateme
     store.close()
 
 
-def test_a_writer_behind_its_queue_never_times_out_devices_that_are_talking(tmp_path):
+def _writer_with_online_devices(tmp_path, n: int, t0: float) -> tuple[Store, IngestWriter]:
+    """A writer whose store knows n online devices d0… that last spoke at t0 (1 s heartbeats)."""
     store = Store(tmp_path)
     writer = IngestWriter(store, EventHub())
+    writer._write([_state(f"d{i}", True, t0) for i in range(n)] +
+                  [_heartbeat(f"d{i}", t0, 1.0) for i in range(n)])
+    return store, writer
+
+
+def test_a_writer_behind_its_queue_never_times_out_devices_that_are_talking(tmp_path):
     t0 = 1_700_000_000.0
-    writer._write([_state(f"d{i}", True, t0) for i in range(50)] +
-                  [_heartbeat(f"d{i}", t0, 1.0) for i in range(50)])
+    store, writer = _writer_with_online_devices(tmp_path, 50, t0)
     offline_after = lambda heartbeat_s: 3.0   # noqa: E731
     # 10 s later; half the fleet's heartbeats arrived but still wait in the writer's queue
     for i in range(25):
@@ -213,11 +219,8 @@ def test_a_wait_that_runs_out_is_followed_by_a_grace_so_the_network_loop_can_pin
 def test_silence_while_the_coordinator_was_not_reading_is_not_the_devices(tmp_path):
     """A network thread paused for ingest room reads nobody; after it resumes, each device's
     allowance counts from then (a loaded 10k soak had marked 8,000 devices offline at once)."""
-    store = Store(tmp_path)
-    writer = IngestWriter(store, EventHub())
     t0 = 1_700_000_000.0
-    writer._write([_state(f"d{i}", True, t0) for i in range(20)] +
-                  [_heartbeat(f"d{i}", t0, 1.0) for i in range(20)])
+    store, writer = _writer_with_online_devices(tmp_path, 20, t0)
     offline_after = lambda heartbeat_s: 3.0   # noqa: E731
     resumed = t0 + 10.0                       # reading paused from t0 + 1 to t0 + 10
     assert writer.book.timed_out(t0 + 11, offline_after, floor_s=3.0, not_before=resumed) == []
