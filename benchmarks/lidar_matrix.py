@@ -115,26 +115,37 @@ def goals(cell: dict, ours: dict, peer: dict) -> dict:
     return met
 
 
-def sensor_runs(cell: dict, seed: int, duration_s: float, embedder, cache_dir: Path | None = None):
+# Ablation (--tracker-ablation): the per-sensor tracker before merge coasting and the range-edge
+# exit rule (edge_runtime/lidar/tracker.py), run on the same frames as the other two methods.
+TRACKER_BEFORE = {"tracker": {"merge_radius_m": 0.0, "exit_margin_m": -1e9}}
+
+
+def sensor_runs(cell: dict, seed: int, duration_s: float, embedder, cache_dir: Path | None = None,
+                tracker_ablation: bool = False):
     """Render the cell's scene and run both per-sensor methods on the same frames: the costly
     part (ray casting, every frame of every sensor). With ``cache_dir`` the finished runs are
     kept in a pickle keyed by seed and duration, so the cloud-side linkers — cheap, and
     changed far more often — can be rerun on identical device output."""
     import pickle
 
+    from edge_runtime.lidar.config import PipelineConfig
     from edge_runtime.lidar.pipeline import SensorPipeline
     from edge_runtime.lidar.scene_run import run_methods, simulated_frames
     from edge_runtime.lidar.synth_scene import WalkwaySimulator
     from edge_runtime.lidar.synth_variety import matrix_scene
 
     spec = matrix_scene(cell["model"], cell["height_m"], cell["tilt_deg"], cell["people"], seed, duration_s)
-    path = cache_dir / f"cell{cell['index']:02d}_seed{seed}_{duration_s:g}s.pkl" if cache_dir else None
+    tag = "_ablation" if tracker_ablation else ""
+    path = cache_dir / f"cell{cell['index']:02d}_seed{seed}_{duration_s:g}s{tag}.pkl" if cache_dir else None
     if path is not None and path.exists():
         cached = pickle.loads(path.read_bytes())
         return spec, cached["runs"], cached["cpu_s"]
     started = time.process_time()
-    runs = run_methods(simulated_frames(WalkwaySimulator(spec)), spec.sensors,
-                       {"ours": lambda s: SensorPipeline(s, embedder=embedder), "naive": NaiveRangeImagePipeline})
+    methods = {"ours": lambda s: SensorPipeline(s, embedder=embedder), "naive": NaiveRangeImagePipeline}
+    if tracker_ablation:
+        before = PipelineConfig.from_dict(TRACKER_BEFORE)
+        methods["tracker_before"] = lambda s: SensorPipeline(s, before, embedder=embedder)
+    runs = run_methods(simulated_frames(WalkwaySimulator(spec)), spec.sensors, methods)
     cpu_s = time.process_time() - started
     if path is not None:
         for run in runs.values():
@@ -144,11 +155,15 @@ def sensor_runs(cell: dict, seed: int, duration_s: float, embedder, cache_dir: P
     return spec, runs, cpu_s
 
 
-def run_cell(cell: dict, split: str, duration_s: float, embedder, cache_dir: Path | None = None) -> dict:
+def run_cell(cell: dict, split: str, duration_s: float, embedder, cache_dir: Path | None = None,
+             tracker_ablation: bool = False) -> dict:
     seed = (TUNING_BASE if split == "tuning" else REPORT_BASE) + cell["index"]
     started = time.process_time()
-    spec, runs, render_cpu_s = sensor_runs(cell, seed, duration_s, embedder, cache_dir)
+    spec, runs, render_cpu_s = sensor_runs(cell, seed, duration_s, embedder, cache_dir, tracker_ablation)
     ours = score(runs["ours"], link_online(runs["ours"].segments), spec.sensors)
+    if "tracker_before" in runs:
+        before = score(runs["tracker_before"], link_online(runs["tracker_before"].segments), spec.sensors)
+        ours["tracker_before"] = {k: before[k] for k in ("mota", "idf1", "link_f1", "global_idf1")}
     # Ablation on the same segments: the hand-set cost the linker used before the pair model.
     hand_set = evaluate_global(link_online(runs["ours"].segments, pair_model=None), runs["ours"].times,
                                runs["ours"].world_truth, runs["ours"].warmup_frames)
@@ -193,8 +208,18 @@ def summarise(results: list[dict]) -> dict:
                                         "worst": min(a[key] for a in ablation)} for key in ("link_f1", "global_idf1")}
         out["hand_set_linker"]["link_f1_goal_cells"] = sum(
             r["ours"]["hand_set_linker"]["link_f1"] >= GOALS["link_f1"][r["people"]] for r in results)
+    before = [r["ours"]["tracker_before"] for r in results if "tracker_before" in r["ours"]]
+    if before:
+        out["tracker_before"] = {key: {"mean": round(float(np.nanmean([b[key] for b in before])), 4),
+                                       "worst": float(np.nanmin([b[key] for b in before]))} for key in keys}
     out["cells"] = len(results)
     return out
+
+
+def _before(ours: dict) -> str:
+    b = ours.get("tracker_before")
+    return "" if b is None else (f" | before {b['mota']:.3f} {b['idf1']:.3f} {b['link_f1']:.3f} "
+                                 f"{b['global_idf1']:.3f}")
 
 
 def linker_description() -> str:
@@ -219,6 +244,8 @@ def main(argv=None) -> int:
                         help="run every N-th cell of the interleaved order starting at K (parallel processes)")
     parser.add_argument("--cache", type=Path, metavar="DIR",
                         help="keep each cell's per-sensor runs here and reuse them (relinking is seconds per cell)")
+    parser.add_argument("--tracker-ablation", action="store_true",
+                        help="also run the per-sensor tracker as it was before merge coasting / the exit rule")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="PART.json",
                         help="only merge partial runs (e.g. two processes over disjoint models) into --out")
     args = parser.parse_args(argv)
@@ -239,13 +266,13 @@ def main(argv=None) -> int:
         parser.error("no cell matches the chosen models/heights/tilts/people")
     results = []
     for n, cell in enumerate(chosen, 1):
-        result = run_cell(cell, args.split, args.duration, embedder, args.cache)
+        result = run_cell(cell, args.split, args.duration, embedder, args.cache, args.tracker_ablation)
         results.append(result)
         o, p = result["ours"], result["naive"]
         print(f"[{n}/{len(chosen)}] {cell['model']:8s} {cell['height_m']}m {cell['tilt_deg']:4.0f}° "
               f"{cell['people']}p  ours MOTA {o['mota']:.3f} IDF1 {o['idf1']:.3f} link {o['link_f1']:.3f} "
               f"gIDF1 {o['global_idf1']:.3f} | naive {p['mota']:.3f} {p['idf1']:.3f} {p['link_f1']:.3f} "
-              f"{p['global_idf1']:.3f}  p95 {o['static_path_cpu_ms']['p95']:.1f} ms  ({result['cpu_s']} s)",
+              f"{p['global_idf1']:.3f}{_before(o)}  p95 {o['static_path_cpu_ms']['p95']:.1f} ms  ({result['cpu_s']} s)",
               file=sys.stderr, flush=True)
         document = {"benchmark": "lidar_matrix", "split": args.split, "duration_s": args.duration,
                     "linker": linker_description(),
