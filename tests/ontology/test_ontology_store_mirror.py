@@ -89,9 +89,12 @@ def test_a_rebuild_keeps_the_writes_made_while_it_loads(tmp_path):
             super()._load_copy(store, dump)
             for sparql in self.during:           # the rebuild's slow phase: other writers go on
                 graph.update(sparql)
+            if self.during:                      # and readers: the disk store answers them
+                answers.append(graph.ask(f'ASK {{ <urn:new> <{ER}deviceId> "new" }}'))
 
     backend = WritesDuringLoad(tmp_path / "graph")
     graph = GraphStore(backend)
+    answers: list = []
     for sparql in _figure_updates(120):
         graph.update(sparql)
     graph.update(f'INSERT DATA {{ <urn:gone> <{ER}deviceId> "gone" }}')
@@ -102,6 +105,7 @@ def test_a_rebuild_keeps_the_writes_made_while_it_loads(tmp_path):
     # what was replayed onto the new copy replaced figures there too: it counts towards the next
     assert backend.compactions == 1 and backend.written_bytes == sum(map(len, WritesDuringLoad.during))
     WritesDuringLoad.during = []
+    assert answers == [True] and graph.ask(f'ASK {{ <urn:new> <{ER}deviceId> "new" }}')
     counts = {r["s"]: int(r["o"]) for r in graph.query(f"SELECT ?s ?o {{ ?s <{ER}count> ?o }}")}
     assert len(counts) == 50 and counts["urn:d29"] == 1029 and counts["urn:d30"] == 80
     served = _everything(graph)
@@ -148,8 +152,18 @@ for r in range(40):       # 40,000 replaced figures, as lastSeen/count updates r
                              f'INSERT DATA {{ <urn:d{i}> <{ER}count> {r * 10**6 + i} }}'
                              for i in rng.sample(range(5000), 1000)))
 grown = rss_mb()
+import threading, time
+peak, done = [grown], threading.Event()
+def watch():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss_mb())
+        time.sleep(0.005)
+watcher = threading.Thread(target=watch)
+watcher.start()
 backend.compact()
-print(before, grown, rss_mb())
+done.set()
+watcher.join()
+print(before, grown, rss_mb(), peak[0])
 """
 
 
@@ -158,8 +172,11 @@ def test_a_rebuild_gives_back_the_memory_replaced_figures_held(tmp_path):
     probe = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(tmp_path / "graph")],
                            capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
     assert probe.returncode == 0, probe.stderr
-    before, grown, after = map(float, probe.stdout.split())
+    before, grown, after, peak = map(float, probe.stdout.split())
+    print(f"RSS {before:.0f} → {grown:.0f} → {after:.0f} MB, peak {peak:.0f} MB during the rebuild")
     assert grown - before > 20, f"the probe should grow the copy first: {before:.0f} → {grown:.0f} MB"
+    # the old copy goes before the new one is loaded: never both in memory
+    assert peak - grown < 10, f"RSS peaked at {peak:.0f} MB during the rebuild (from {grown:.0f})"
     assert after - before < (grown - before) / 2, \
         f"RSS {before:.0f} MB → {grown:.0f} MB after 40,000 changes → {after:.0f} MB after the rebuild"
 
