@@ -49,7 +49,8 @@ def test_metrics_scraped_during_a_simulated_fleet(mosquitto, coordinator, tmp_pa
 
     # the coordinator's kind of store, rebuilding its memory copy after every update: the
     # rebuilds race the live writes, and the copy must still equal the disk store at the end
-    store = GraphStore(MirroredOxigraphBackend(tmp_path / "graph", compact_ratio=0.0, compact_min_bytes=1))
+    store = GraphStore(MirroredOxigraphBackend(tmp_path / "graph", compact_ratio=0.0, compact_min_bytes=1,
+                                                  compact_min_interval_s=0.0))
     graph = FleetGraph(store, batch_interval_s=0.5, load_vocabulary=False).attach(coordinator)
     metrics = CoordinatorMetrics(coordinator, graph).attach()
     server, url = _serve(metrics)

@@ -118,7 +118,7 @@ def test_a_rebuild_keeps_the_writes_made_while_it_loads(tmp_path):
 def test_the_coordinator_store_rebuilds_itself_once_enough_was_replaced(tmp_path):
     from ontology.store_mirror import MirroredOxigraphBackend
 
-    backend = MirroredOxigraphBackend(tmp_path / "graph", compact_min_bytes=20_000)
+    backend = MirroredOxigraphBackend(tmp_path / "graph", compact_min_bytes=20_000, compact_min_interval_s=0.0)
     graph = GraphStore(backend)
     updates = _figure_updates(400)
     for sparql in updates:
@@ -194,4 +194,20 @@ def test_an_on_disk_store_flushes_its_write_buffers_as_figures_are_replaced(tmp_
     assert 2 <= backend.flushes <= sum(map(len, updates)) // 10_000
     assert {r["s"]: int(r["o"]) for r in graph.query(f"SELECT ?s ?o {{ ?s <{ER}count> ?o }}")} == \
         {f"urn:d{i}": 250 + i for i in range(50)}
+    graph.close()
+
+
+def test_rebuilds_wait_their_interval_however_much_was_replaced(tmp_path):
+    """Bytes alone rebuilt every 16 s at 10,000 devices (20 % of a core): time bounds them too."""
+    from ontology.store_mirror import MirroredOxigraphBackend
+
+    backend = MirroredOxigraphBackend(tmp_path / "graph", compact_min_bytes=1_000, compact_min_interval_s=3600)
+    graph = GraphStore(backend)
+    for sparql in _figure_updates(100):
+        graph.update(sparql)
+    assert backend.written_bytes > 1_000 and not backend.compaction_due() and backend.compactions == 0
+    backend._last_compaction_end -= 3600          # an hour later
+    assert backend.compaction_due()
+    backend.last_compaction_s = 200.0              # a slow rebuild: at most 5 % of the time
+    assert not backend.compaction_due()
     graph.close()
