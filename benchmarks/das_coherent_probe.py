@@ -179,7 +179,6 @@ def install(min_score: float, min_peak: float) -> None:
 
 def main(argv=None) -> int:
     import das_tuning
-    from edge_runtime.das.scene_family import REPORT_SEEDS, TUNING_SEEDS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", default="/tmp/das_tuning", help="das_tuning.py's envelope cache")
     parser.add_argument("--band-cache", default="/tmp/das17c/coh")
@@ -194,9 +193,7 @@ def main(argv=None) -> int:
     parser.add_argument("--log-accepted", action="store_true", help="score the accepted lines too")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(TUNING_SEEDS)
-    if set(seeds) & set(REPORT_SEEDS):
-        parser.error("report seeds are for das_family_bench.py only")
+    seeds = das_tuning.tuning_seeds(parser, args.seeds)
     if args.build:
         build(seeds, Path(args.band_cache))
         return 0

@@ -86,8 +86,17 @@ def evaluate(seeds: list[int], cache: Path, overrides: dict, verbose: bool) -> d
             "ba": round(float(np.mean(bas)), 4), "ghosts": sum(r["ghosts"] for r in rows_out)}
 
 
-def main(argv=None) -> int:
+def tuning_seeds(parser: argparse.ArgumentParser, text: str | None) -> list[int]:
+    """`--seeds a,b,c` (default: every tuning seed); report seeds are refused: they are measured
+    once, by das_family_bench.py, after the parameters are chosen."""
     from edge_runtime.das.scene_family import REPORT_SEEDS, TUNING_SEEDS
+    seeds = [int(s) for s in text.split(",")] if text else list(TUNING_SEEDS)
+    if set(seeds) & set(REPORT_SEEDS):
+        parser.error("report seeds are for das_family_bench.py only")
+    return seeds
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", default="/tmp/das_tuning")
     parser.add_argument("--seeds", help="comma-separated tuning seeds (default: all)")
@@ -95,9 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--params", default="{}", help="JSON overrides of DetectionParams")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(TUNING_SEEDS)
-    if set(seeds) & set(REPORT_SEEDS):
-        parser.error("report seeds are for das_family_bench.py only")
+    seeds = tuning_seeds(parser, args.seeds)
     if args.build:
         build(seeds, Path(args.cache))
         return 0
