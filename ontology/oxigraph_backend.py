@@ -208,7 +208,7 @@ class OxigraphBackend:
             self._flush_disk()
 
     def _flush_disk(self) -> None:
-        self.store.flush()
+        self._written_stores()[0].flush()    # the durable store comes first
         self.flushes += 1
 
     def load_ntriples(self, data: str) -> None:

@@ -1,4 +1,4 @@
-"""One validation function per message kind, size limits, and counted rejections.
+"""One validation function per message kind, and the size limits (counting: rejections.py).
 
 ``parse_message(kind, payload, device_id)`` is the single entry point used wherever
 bytes come in from the broker (coordinator ingest, agent inbound): it enforces the
@@ -9,16 +9,11 @@ and never let it escape (a malformed message must not stop a process).
 """
 from __future__ import annotations
 
-import logging
 import math
 import re
-import threading
-from collections import Counter
 from typing import Any, Callable
 
 from cloud_sync.protocol.codec import SCHEMA_VERSION, decode
-
-log = logging.getLogger(__name__)
 
 KB = 1024
 MB = 1024 * KB
@@ -57,34 +52,6 @@ class ProtocolError(ValueError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-class RejectionCounter:
-    """Thread-safe counts of rejected messages by reason (and by kind)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.by_reason: Counter[str] = Counter()
-        self.by_kind: Counter[str] = Counter()
-
-    def count(self, error: ProtocolError, kind: str, topic: str) -> None:
-        with self._lock:
-            self.by_reason[error.reason] += 1
-            self.by_kind[kind] += 1
-            n = self.by_reason[error.reason]
-        # Log the first few of each reason, then every 1000th: a flood must not flood the log.
-        if n <= 5 or n % 1000 == 0:
-            log.warning("rejected message on %s (%s, #%d of this reason): %s",
-                        topic, kind, n, error)
-
-    @property
-    def total(self) -> int:
-        with self._lock:
-            return sum(self.by_reason.values())
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.by_reason)
 
 
 # ----- small field checks ----------------------------------------------------------------------
