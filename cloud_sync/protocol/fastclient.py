@@ -18,9 +18,13 @@ three private methods, nothing in the protocol:
   buffer and handed to ``on_message`` as a slim ``InboundMessage`` (topic, payload,
   qos, retain, dup, mid): paho's path builds an MQTTMessage with its MQTTMessageInfo
   and Condition, walks the per-topic callback matcher and formats a debug log line per
-  message — ~40% of the coordinator's network thread (py-spy, ingest_bench). Anything
-  else (MQTT 5 properties, QoS2, ``message_callback_add`` filters, a packet split
-  across reads, a topic that is not UTF-8) takes paho's own path;
+  message — ~40% of the coordinator's network thread (py-spy, ingest_bench). A PUBLISH
+  cut by the end of a read is completed by appending the next read (it used to go to
+  paho's path: at 10,000 devices that was ~1 message in 6, and paho's topic matcher
+  leaves a reference cycle per message — 17k per 30 s, collected in 1-2 s GC pauses that
+  stalled every thread). Anything else (MQTT 5 properties, QoS2,
+  ``message_callback_add`` filters, a PUBLISH over MAX_FAST_PACKET, a topic that is not
+  UTF-8) takes paho's own path;
 * with manual acks (``manual_ack_set(True)``: the coordinator acknowledges a QoS1
   delivery only once it is committed to its store) the fast path queues no PUBACK, and
   ``ack_many(mids)`` sends the PUBACKs of a whole committed batch as one packet with one
@@ -44,6 +48,7 @@ DISCONNECT = 0xE0
 _SUCCESS = mqtt.MQTT_ERR_SUCCESS
 _AGAIN = mqtt.MQTT_ERR_AGAIN
 _PUBACK_HEADER = struct.Struct("!BBH")
+_TOOK, _MORE, _OTHER = "took", "more", "other"   # what _take_publish found
 
 
 class InboundMessage:
@@ -61,12 +66,14 @@ class BurstClient(mqtt.Client):
     RECV_SIZE = 256 * 1024
     SOCKET_READS_PER_TURN = 16   # then let the loop write the PUBACKs it has queued
     MAX_COALESCE = 4096
+    MAX_FAST_PACKET = 4 * 1024 * 1024   # larger PUBLISHes are gathered by paho's own reader
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
         self._reads_this_turn = 0
+        self.fast_delivered = 0     # PUBLISHes handed to on_message by the fast path
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._rpos >= len(self._rbuf):
@@ -82,44 +89,74 @@ class BurstClient(mqtt.Client):
         return chunk
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        """Handle every packet available now; returns once the buffer and socket are drained
-        (or after SOCKET_READS_PER_TURN large reads, always with an empty buffer)."""
+        """Handle every packet available now; returns once the socket is drained (or after
+        SOCKET_READS_PER_TURN large reads). A PUBLISH cut by the end of a read stays in the
+        buffer and the next read is appended to it, so it too takes the fast path."""
         self._reads_this_turn = 0
         fast = self._fast_publish_allowed()
         while True:
             if self._sock is None:
                 return mqtt.MQTT_ERR_NO_CONN
             if fast:
-                while self._take_publish():
-                    pass
+                taken = self._take_publish()
+                if taken is _TOOK:
+                    continue
+                if taken is _MORE:
+                    refilled = self._refill()
+                    if refilled:
+                        continue
+                    if refilled is None:
+                        return _SUCCESS   # nothing more now; a cut packet waits for its rest
+                    # closed or failed: paho's own read below reports it
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
             if rc == _AGAIN:
                 return _SUCCESS
 
+    def _refill(self) -> bool | None:
+        """Append one socket read to what is left of the buffer. None: nothing to read now
+        (or this turn's reads are spent); False: the connection closed or failed."""
+        if self._reads_this_turn >= self.SOCKET_READS_PER_TURN:
+            return None
+        try:
+            data = super()._sock_recv(self.RECV_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return False
+        self._reads_this_turn += 1
+        if not data:
+            return False
+        rest = self._rbuf[self._rpos:]
+        self._rbuf, self._rpos = (rest + data if rest else data), 0
+        return True
+
     def _fast_publish_allowed(self) -> bool:
         return (self._protocol != mqtt.MQTTv5
                 and self.on_message is not None
                 and not self._on_message_filtered._root._children)
 
-    def _take_publish(self) -> bool:
-        """Deliver one complete QoS0/1 PUBLISH from the buffer (and queue its PUBACK);
-        False, consuming nothing, when the next packet is anything else or incomplete."""
+    def _take_publish(self):
+        """Deliver one complete QoS0/1 PUBLISH from the buffer (and queue its PUBACK): _TOOK.
+        _MORE, consuming nothing, when the buffer is empty or ends inside such a PUBLISH;
+        _OTHER when the next packet is anything else (paho's own path takes it)."""
         if self._in_packet["command"] != 0:
-            return False   # paho is in the middle of a packet
+            return _OTHER   # paho is in the middle of a packet
         buf, start = self._rbuf, self._rpos
         end = len(buf)
-        if end - start < 5:
-            return False
+        if end == start:
+            return _MORE
         header = buf[start]
         qos = (header >> 1) & 3
         if header & 0xF0 != PUBLISH or qos == 3 or qos == 2:
-            return False
+            return _OTHER
         length, shift, pos = 0, 0, start + 1
         while True:   # remaining length: 1-4 bytes, 7 bits each
-            if pos >= end or shift > 21:
-                return False
+            if pos >= end:
+                return _MORE
+            if shift > 21:
+                return _OTHER
             byte = buf[pos]
             pos += 1
             length |= (byte & 127) << shift
@@ -127,16 +164,18 @@ class BurstClient(mqtt.Client):
             if not byte & 128:
                 break
         stop = pos + length
-        if stop > end or length < 2:
-            return False
+        if length < 2 or length > self.MAX_FAST_PACKET:
+            return _OTHER
+        if stop > end:
+            return _MORE
         topic_len = (buf[pos] << 8) | buf[pos + 1]
         body = pos + 2 + topic_len + (2 if qos else 0)
         if topic_len == 0 or body > stop:
-            return False   # malformed: paho reports it its own way
+            return _OTHER   # malformed: paho reports it its own way
         try:
             topic = buf[pos + 2:pos + 2 + topic_len].decode("utf-8")
         except UnicodeDecodeError:
-            return False
+            return _OTHER
         mid = (buf[body - 2] << 8) | buf[body - 1] if qos else 0
         self._rpos = stop
         message = InboundMessage(topic, buf[body:stop], qos, bool(header & 1), bool(header & 8), mid)
@@ -151,7 +190,8 @@ class BurstClient(mqtt.Client):
             self._packet_queue(PUBACK, _PUBACK_HEADER.pack(PUBACK, 2, mid), mid, 0)
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
-        return True
+        self.fast_delivered += 1
+        return _TOOK
 
     def ack_many(self, mids: list[int]) -> None:
         """PUBACK every QoS1 message id in ``mids`` (manual-ack mode), in order, as one write."""
