@@ -34,6 +34,20 @@ def read_pins(path: Path) -> dict[str, str]:
     return pins
 
 
+def without_pins(compiled: str, pinned: dict[str, str]) -> str:
+    """``compiled`` (uv's output: a ``name==version`` line, then its indented ``--hash`` and
+    ``# via`` lines) without the blocks of packages ``pinned`` already has. Used for the export
+    tools' ``--no-deps`` file, which may only add packages to dev.lock, never move one of its pins."""
+    kept, keep = [], True
+    for line in compiled.splitlines():
+        match = _PIN.match(line)
+        if match:
+            keep = normalise(match.group(1)) not in pinned
+        if keep or not line[:1].isspace() and not match:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
 def recorded_hash(path: Path) -> str | None:
     match = _HASH.search(Path(path).read_text())
     return match.group(1) if match else None
@@ -75,5 +89,8 @@ def device_pins(arch: str, python: str) -> dict[str, str]:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--pyproject-hash":
         print(pyproject_deps_hash(Path(sys.argv[2])))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--without-pins":     # compiled lock
+        sys.stdout.write(without_pins(Path(sys.argv[2]).read_text(), read_pins(Path(sys.argv[3]))))
     else:
-        sys.exit("usage: python -m edge_runtime.bundle.lockfile --pyproject-hash pyproject.toml")
+        sys.exit("usage: python -m edge_runtime.bundle.lockfile --pyproject-hash pyproject.toml\n"
+                 "       python -m edge_runtime.bundle.lockfile --without-pins compiled.txt dev.lock")
