@@ -5,6 +5,9 @@
 #  - a virtual environment in .venv (Debian and Pi OS Bookworm refuse system-wide pip)
 #    with the project and its extras at the versions of requirements/dev.lock (the lock CI
 #    tests; `bash scripts/lock.sh` regenerates it); reinstalled only when either file changes.
+#  - for extras [all] (dev and CI, never a device), the TFLite exporter from
+#    requirements/export-nodeps.txt, --no-deps beside the lock (it cannot join the lock: see
+#    that file); EDGE_RUNTIME_EXPORT=0 skips it (~0.9 GB; the export tests then skip).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EDGE_RUNTIME_VENV:-$ROOT/.venv}"
@@ -51,4 +54,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install -q -c "$LOCK" -e "$ROOT[$EXTRAS]"
   fi
   echo "$want" > "$stamp"
+fi
+EXPORT_PINS="$ROOT/requirements/export-nodeps.txt"
+if [ "$EXTRAS" = all ] && [ "${EDGE_RUNTIME_EXPORT:-1}" != 0 ] && [ -f "$EXPORT_PINS" ]; then
+  export_stamp="$VENV/.edge-runtime-export-installed"
+  want_export="$(sha256sum < "$EXPORT_PINS" | cut -d' ' -f1)"
+  if [ ! -f "$export_stamp" ] || [ "$(cat "$export_stamp")" != "$want_export" ]; then
+    say "installing the TFLite exporter pinned by requirements/export-nodeps.txt (--no-deps, hashes checked)"
+    "$VENV/bin/python" -m pip install -q --no-deps --require-hashes -r "$EXPORT_PINS"
+    echo "$want_export" > "$export_stamp"
+  fi
 fi

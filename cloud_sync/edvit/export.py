@@ -12,13 +12,14 @@ from pathlib import Path
 import torch
 
 from cloud_sync.edvit.vit import TinyVit, count_parameters, vit_flops
+from edge_runtime.bundle.lockfile import EXPORTER_INSTALL_HINT
 
 OPSET = 18
 # litert-torch 0.10 cannot leave the batch open for this ViT: with a dynamic batch its JAX
 # lowering of the patchify reshape fails ("Shapes must be 1D sequences of concrete values"),
 # so the .tflite files take exactly TFLITE_BATCH images and the device runner feeds chunks.
 TFLITE_BATCH = 1
-CONVERT_HINT = "pip install 'edge-runtime[convert]' (litert-torch) on the machine that builds the plan"
+CONVERT_HINT = f"on the machine that builds the plan: {EXPORTER_INSTALL_HINT}"
 
 
 def export_onnx(model: TinyVit, path: str | Path) -> int:

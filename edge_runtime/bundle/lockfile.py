@@ -17,6 +17,10 @@ from pathlib import Path
 PINS_DIR = Path(__file__).with_name("pins")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
 _HASH = re.compile(r"^# pyproject-deps-sha256: ([0-9a-f]{64})$", re.M)
+# What to tell someone who lacks the TFLite exporter. Not the ``convert`` extra: beside the lock
+# pip cannot resolve it (litert-torch's xdsl needs typing-extensions < 4.13; the lock has 4.16).
+EXPORTER_INSTALL_HINT = ("pip install --no-deps -r requirements/export-nodeps.txt (the exporter pinned beside "
+                         "requirements/dev.lock; scripts/bootstrap.sh installs it for extras [all])")
 
 
 def normalise(name: str) -> str:

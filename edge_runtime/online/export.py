@@ -1,6 +1,6 @@
 """Export a (meta-learned) numpy network to TFLite and check it under TFLite Micro.
 
-Cloud-side only (needs torch and litert-torch, the ``convert`` extra): the flat θ is
+Cloud-side only (needs torch, litert-torch and ai-edge-quantizer: requirements/export-nodeps.txt): the flat θ is
 copied into an equivalent ``torch.nn.Sequential``, converted with ``litert_torch``,
 then loaded back through the model runner with the ``tflm`` backend, which reports
 the arena TFLite Micro really needed — the figure to hold against an MCU's RAM.
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.bundle.lockfile import EXPORTER_INSTALL_HINT
 from edge_runtime.online.conv import Conv2D
 from edge_runtime.online.layers import Dense, ReLU, Tanh
 from edge_runtime.online.network import Network
@@ -64,7 +65,7 @@ def export_tflite(net: Network, path: str | Path) -> Path:
     try:
         import litert_torch
     except ImportError as exc:
-        raise RuntimeError(f"litert-torch is not importable ({exc}); pip install 'edge-runtime[convert]'") from None
+        raise RuntimeError(f"litert-torch is not importable ({exc}); {EXPORTER_INSTALL_HINT}") from None
     import torch
 
     n_in = net.layers[0].n_in
@@ -96,7 +97,7 @@ def quantise_int8(float_path: str | Path, calibration: np.ndarray, path: str | P
         from ai_edge_litert.interpreter import Interpreter
         from ai_edge_quantizer import quantizer, recipe
     except ImportError as exc:
-        raise RuntimeError(f"int8 export needs ai-edge-quantizer ({exc}); pip install 'edge-runtime[convert]'") from None
+        raise RuntimeError(f"int8 export needs ai-edge-quantizer ({exc}); {EXPORTER_INSTALL_HINT}") from None
     signature = Interpreter(model_path=str(float_path)).get_signature_list()
     key = next(iter(signature))
     input_name = signature[key]["inputs"][0]

@@ -16,6 +16,7 @@ from cloud_sync.cli import main
 from cloud_sync.edvit.client import DistributedClassifier, LocalFleet
 from cloud_sync.edvit.vit import load_model
 from edge_runtime.agent.task import TaskContext
+from edge_runtime.bundle.lockfile import EXPORTER_INSTALL_HINT
 from edge_runtime.edvit.plan import load_plan
 from edge_runtime.edvit.runner import SubmodelRunner
 from edge_runtime.edvit.task import EdvitSubmodelTask
@@ -49,7 +50,7 @@ def test_tflite_format_without_an_export_says_what_to_run(digits_plan):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_LITERT_TORCH,
-                    reason="litert-torch not importable: TFLite export needs pip install 'edge-runtime[convert]'")
+                    reason=f"litert-torch not importable: {EXPORTER_INSTALL_HINT}")
 def test_tflite_exports_match_onnx_and_torch_and_fuse_the_same(digits_plan, digits, tmp_path, capsys):
     root = tmp_path / "plan"
     shutil.copytree(digits_plan.root, root)   # the session plan is shared read-only

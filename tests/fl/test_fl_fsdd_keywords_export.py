@@ -5,17 +5,20 @@ runs under TFLite Micro inside the Cortex-M4 board's RAM, its int8 answers agree
 Why beside ``export_cnn_tflm_bench.py``: that bench checks the Omniglot CNN once; the keyword
 CNN has another input (32 frames x 20 log-mels) and head, and the claim is about the model a
 device ends up with. Uses the project's exporter (``edge_runtime.online.export``), which needs
-the ``convert`` extra (litert-torch) and ai-edge-quantizer, and tflite-micro; without them, or
-without ``../shared/data``, the test is skipped with the reason.
+litert-torch and ai-edge-quantizer (requirements/export-nodeps.txt, installed by
+scripts/bootstrap.sh) and tflite-micro; without them, or without ``../shared/data``, the test is
+skipped with the reason.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from edge_runtime.bundle.lockfile import EXPORTER_INSTALL_HINT
+
 pytest.importorskip("scipy")
-pytest.importorskip("litert_torch", reason="float export needs litert-torch: pip install 'edge-runtime[convert]'")
-pytest.importorskip("ai_edge_quantizer", reason="int8 export needs ai-edge-quantizer (not in any extra yet)")
+pytest.importorskip("litert_torch", reason=f"litert-torch not importable: {EXPORTER_INSTALL_HINT}")
+pytest.importorskip("ai_edge_quantizer", reason=f"int8 export needs ai-edge-quantizer: {EXPORTER_INSTALL_HINT}")
 pytest.importorskip("tflite_micro", reason="running under TFLite Micro needs tflite-micro (x86-64 Linux)")
 
 CORTEX_M4 = "arduino-nano-33-ble-sense"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_runtime.bundle.lockfile import EXPORTER_INSTALL_HINT
 from edge_runtime.models import load_model
 from edge_runtime.models.fixtures.make_fixture import build_model, export_onnx, sample_input
 
@@ -37,7 +38,7 @@ def test_fresh_onnx_export_matches(tmp_path):
 @pytest.mark.slow
 def test_fresh_tflite_export_matches(tmp_path):
     """litert-torch (the 'convert' extra) is heavy to import (~30 s): slow, and skipped without it."""
-    pytest.importorskip("litert_torch", reason="litert-torch not installed (pip install 'edge-runtime[convert]')")
+    pytest.importorskip("litert_torch", reason=f"litert-torch not importable: {EXPORTER_INSTALL_HINT}")
     from edge_runtime.models.fixtures.make_fixture import export_tflite
     path = export_tflite(build_model(), tmp_path / "fresh.tflite")
     x = sample_input(7).numpy()

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_runtime.bundle.lockfile import EXPORTER_INSTALL_HINT
 from edge_runtime.online.network import Network
 
 
 @pytest.mark.slow
 def test_exported_head_runs_under_tflm_in_a_cortex_m4_arena(tmp_path):
-    pytest.importorskip("litert_torch", reason="litert-torch not installed (pip install 'edge-runtime[convert]')")
+    pytest.importorskip("litert_torch", reason=f"litert-torch not importable: {EXPORTER_INSTALL_HINT}")
     pytest.importorskip("tflite_micro", reason="tflite-micro not installed")
     from edge_runtime.online.export import check_under_tflm, export_tflite
 
