@@ -51,12 +51,13 @@ def line_candidates(z: np.ndarray, axes: ImageAxes, alive: np.ndarray,
     refined = []
     array_m = axes.bin_dx * z.shape[1]
     min_run = min(params.min_run_m, params.min_run_fraction * array_m)
+    min_run_partial = min(params.min_run_partial_m, params.min_run_fraction * array_m)
     for det in candidates:
         gaps = [abs(o.t_center - det.t_center) for o in candidates
                 if o is not det and o.direction == det.direction]
         halfwidth = min([params.pick_halfwidth_s] + [0.5 * g for g in gaps])
         fitted = fit_line(z, axes, alive, det, halfwidth, min_run_m=min_run,
-                          max_scatter_s=params.max_pick_scatter_s)
+                          max_scatter_s=params.max_pick_scatter_s, min_run_partial_m=min_run_partial)
         if fitted is not None and fitted.coverage >= params.min_coverage:
             refined.append(fitted)
     detections = merge_truck_parts(dedupe(refined, params), params)

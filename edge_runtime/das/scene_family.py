@@ -36,8 +36,10 @@ from edge_runtime.das.scene_traffic import FamilyVehicle, draw_traffic
 
 # choose parameters here only; 1012-1031 were added in issue 17's sixth session (before,
 # a held-out check of the tuning results, never used to choose): 12 scenes were fitted
-# more closely than they generalised (tuning F1 0.956 vs report 0.829)
-TUNING_SEEDS = tuple(range(1000, 1032))
+# more closely than they generalised (tuning F1 0.956 vs report 0.829); 1032-1095 in the
+# seventh, fresh seeds never run before: the detector tuned on 1000-1031 (mean F1 0.937
+# there) scored 0.881 on them, as on the report set (0.827)
+TUNING_SEEDS = tuple(range(1000, 1096))
 REPORT_SEEDS = tuple(range(2000, 2010))      # fixed before any measurement; report these
 FS_CHOICES = (200.0, 250.0, 400.0, 500.0, 625.0, 800.0, 1000.0)   # whole ns sample periods
 
