@@ -22,6 +22,7 @@ import argparse
 import json
 import pickle
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lidar_matrix import TUNING_BASE, cells, score  # noqa: E402
+from lidar_matrix import REPORT_BASE, TUNING_BASE, cells, score  # noqa: E402
 from lidar_naive_peer import NaiveLinker, NaiveRangeImagePipeline  # noqa: E402
 
 from cloud_sync.lidar.global_tracks import link_online  # noqa: E402
@@ -43,15 +44,19 @@ KEYS = ("mota", "idf1", "link_f1", "global_idf1")
 
 
 class _Recorder:
-    """Our pipeline, keeping each frame's detections (``None`` while warming up)."""
+    """Our pipeline, keeping each frame's detections (``None`` while warming up) and the CPU
+    time of detecting them (one thread), so a replay can add its own tracking time."""
 
     def __init__(self, sensor, embedder):
         self.pipeline = SensorPipeline(sensor, embedder=embedder)
         self.detections: list = []
+        self.detect_cpu_s: list[float] = []
         self.warmup_frames = self.pipeline.warmup_frames
 
     def process(self, t, points):
+        started = time.thread_time()
         detections = self.pipeline.detect(points)
+        self.detect_cpu_s.append(time.thread_time() - started)
         self.detections.append(detections)
         return FrameOutput(t) if detections is None else self.pipeline.track(t, detections)
 
@@ -59,14 +64,17 @@ class _Recorder:
         return self.pipeline.finish()
 
 
-def record(cell: dict, duration_s: float, embedder, cache_dir: Path) -> dict:
-    """Render a tuning cell once (cached): detections, truth, ground, peer scores."""
+def record(cell: dict, duration_s: float, embedder, cache_dir: Path, split: str = "tuning") -> dict:
+    """Render a cell once (cached): detections, truth, ground, peer scores. ``split="report"``
+    is for the report run only (``lidar_matrix_replay.py``): its recording scores nothing of
+    ours that anyone reads before the final replay."""
     from edge_runtime.lidar.scene_run import run_methods, simulated_frames
     from edge_runtime.lidar.synth_scene import WalkwaySimulator
     from edge_runtime.lidar.synth_variety import matrix_scene
 
-    seed = TUNING_BASE + cell["index"]
-    path = cache_dir / f"replay_cell{cell['index']:02d}_seed{seed}_{duration_s:g}s.pkl"
+    seed = (TUNING_BASE if split == "tuning" else REPORT_BASE) + cell["index"]
+    prefix = "replay" if split == "tuning" else "report"
+    path = cache_dir / f"{prefix}_cell{cell['index']:02d}_seed{seed}_{duration_s:g}s.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     spec = matrix_scene(cell["model"], cell["height_m"], cell["tilt_deg"], cell["people"], seed, duration_s)
@@ -81,30 +89,38 @@ def record(cell: dict, duration_s: float, embedder, cache_dir: Path) -> dict:
     naive = score(runs["naive"], NaiveLinker().link(runs["naive"].segments), spec.sensors)
     direct = score(runs["ours"], link_online(runs["ours"].segments), spec.sensors)
     truth = {s: [FrameTruth(f.people, f.ignored) for f in frames] for s, frames in runs["ours"].truth.items()}
-    cached = {"cell": cell, "seed": seed, "sensors": spec.sensors, "times": runs["ours"].times,
+    cached = {"cell": cell, "seed": seed, "duration_s": duration_s, "sensors": spec.sensors, "times": runs["ours"].times,
               "warmup_frames": runs["ours"].warmup_frames, "truth": truth, "world_truth": runs["ours"].world_truth,
               "detections": {s: r.detections for s, r in recorders.items()},
               "ground": {s: r.pipeline.ground for s, r in recorders.items()},
               "naive": {k: naive[k] for k in KEYS},
-              "ours_recorded": {k: direct[k] for k in KEYS}}     # replay with defaults must match
+              "ours_recorded": {k: direct[k] for k in KEYS},     # replay with defaults must match
+              "detect_cpu_s": {s: r.detect_cpu_s for s, r in recorders.items()},
+              "naive_full": {k: v for k, v in naive.items() if k != "per_sensor"},
+              "naive_cpu_s": runs["naive"].cpu_s,
+              "points_per_frame": int(np.mean([n for s in runs["ours"].points_per_frame.values() for n in s]))}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(cached))
     return cached
 
 
 def replay(cached: dict, config: PipelineConfig, embedder) -> SceneRun:
-    """Tracking onwards on the recorded detections: the same outputs ``process`` would give."""
+    """Tracking onwards on the recorded detections: the same outputs ``process`` would give;
+    ``run.cpu_s`` holds each frame's tracking CPU time (one thread)."""
     pipelines = {}
     for sensor in cached["sensors"]:
         pipeline = SensorPipeline(sensor, config, embedder)
         pipeline.ground = cached["ground"][sensor.sensor_id]
         pipelines[sensor.sensor_id] = pipeline
     run = SceneRun(cached["sensors"], times=list(cached["times"]), truth={s: [] for s in pipelines},
-                   world_truth=cached["world_truth"], warmup_frames=cached["warmup_frames"])
+                   world_truth=cached["world_truth"], warmup_frames=cached["warmup_frames"],
+                   cpu_s={s: [] for s in pipelines})
     for i, t in enumerate(cached["times"]):
         for sensor_id, pipeline in pipelines.items():
             detections = cached["detections"][sensor_id][i]
+            started = time.thread_time()
             output = FrameOutput(t) if detections is None else pipeline.track(t, detections)
+            run.cpu_s[sensor_id].append(time.thread_time() - started)
             run.segments.extend(output.finished)
             frame = cached["truth"][sensor_id][i]
             run.truth[sensor_id].append(FrameTruth(frame.people, frame.ignored,
