@@ -56,16 +56,22 @@ class TrackerConfig:
     max_misses: int = 2
     process_noise: float = 1.0       # acceleration spectral density (m/s²)²·s
     measurement_noise_m: float = 0.1
-    blind_max_coast_s: float = 4.0   # a track predicted inside the blind cone coasts this long
+    blind_max_coast_s: float = 7.0   # a track predicted inside the blind cone coasts this long (a 3.5 m
+                                     # mast's cone is ~4.7 m in radius for ±22.5° sensors: ~7 s to cross)
     blind_min_beams: int = 2         # fewer beams on a 1.55 m person than this is "blind"
     occluded_max_coast_s: float = 1.5   # a track hidden behind a nearer detection coasts this long
     occluder_half_width_m: float = 0.4  # a detection shadows the sensor's rays this far either side
     coast_gate_growth_m_per_s: float = 0.5   # the gate widens while a track coasts ...
     max_gate_m: float = 2.0                  # ... up to this
-    # Identity through merges and exits (chosen on 22 tuning cells, benchmarks/lidar_tracker_replay.py):
+    # Identity through merges and exits (merge, exit rule: chosen on 22 tuning cells; blind coast, edge
+    # gate, heights: on all 60 tuning cells; benchmarks/lidar_tracker_replay.py):
     merge_radius_m: float = 0.6      # a lost track this near a detection is merged into it: it coasts
     merged_measurement_noise_m: float = 0.3  # ... and the track holding that detection trusts it less
     exit_margin_m: float = 0.5       # lost this near the range edge or beyond: walked out, no coasting
+    edge_gate_m: float = 0.3         # a track predicted within the exit margin gates this tight: a leaving
+                                     # walker's cut-off cluster and the next entrant are not it (0: off)
+    height_weight: float = 3.0       # association cost per metre of height difference (0: distance only)
+    height_smoothing: float = 0.2    # a track's height follows its detections' heights at this rate
 
 
 @dataclass

@@ -102,7 +102,8 @@ class SensorPipeline:
     def track(self, t: float, detections: list[Detection]) -> FrameOutput:
         """Tracking, features and embeddings for one frame's detections."""
         positions = np.array([[d.x, d.y] for d in detections]).reshape(-1, 2)
-        seen, ended = self.tracker.step(t, positions, detections)
+        heights = np.array([d.height for d in detections])
+        seen, ended = self.tracker.step(t, positions, detections, heights)
         self._describe(seen)
         output = FrameOutput(t, detections=len(detections))
         for track in seen:

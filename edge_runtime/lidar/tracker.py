@@ -19,7 +19,13 @@ died after two misses and came back with a new id, often the other walker's.
 An ``outside`` callable (sensor-frame positions → bool) marks where the sensor cannot see at
 all (at the range edge or beyond): a track predicted there has walked out, so it is never
 treated as hidden — coasting there let it catch the next person entering at the edge, an
-identity swap that also spoils the cross-sensor links.
+identity swap that also spoils the cross-sensor links. For the same reason a track predicted
+there gates tight (``edge_gate_m``): a leaving walker's detection, cut by the range, and the
+next entrant beside the exit point are not taken for it.
+
+With ``heights`` (one per detection) association adds ``height_weight`` per metre of
+difference from the track's smoothed height to the distance: two walkers side by side are
+told apart by their heights where the positions alone are a coin toss.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ class Track:
     times: list[float] = field(default_factory=list)
     positions: list[np.ndarray] = field(default_factory=list)
     payloads: list[Any] = field(default_factory=list)
+    height: float | None = None          # smoothed height of its detections (when given)
 
     def record(self, t: float, xy: np.ndarray, payload: Any) -> None:
         self.times.append(t)
@@ -60,9 +67,10 @@ class MultiObjectTracker:
         self._ids = itertools.count(1)
         self._last_t: float | None = None
 
-    def step(self, t: float, positions: np.ndarray, payloads: list[Any] | None = None
-             ) -> tuple[list[Track], list[Track]]:
-        """One frame: returns ``(confirmed tracks seen now, confirmed tracks that just ended)``."""
+    def step(self, t: float, positions: np.ndarray, payloads: list[Any] | None = None,
+             heights: np.ndarray | None = None) -> tuple[list[Track], list[Track]]:
+        """One frame: returns ``(confirmed tracks seen now, confirmed tracks that just ended)``.
+        ``heights`` (one per detection) let association prefer the track of the same height."""
         positions = np.asarray(positions, dtype=float).reshape(-1, 2)
         payloads = payloads if payloads is not None else [None] * len(positions)
         dt = 0.0 if self._last_t is None else t - self._last_t
@@ -73,7 +81,13 @@ class MultiObjectTracker:
         c = self.config
         coasting = np.array([track.misses for track in self.tracks], dtype=float) * dt
         gates = np.minimum(c.gate_m + c.coast_gate_growth_m_per_s * coasting, max(c.max_gate_m, c.gate_m))
-        pairs, lost, new = associate(predicted, positions, gates)
+        if c.edge_gate_m > 0 and self.outside is not None and len(predicted):
+            gates = np.where(self.outside(predicted), np.minimum(gates, c.edge_gate_m), gates)
+        extra = None
+        if heights is not None and c.height_weight > 0 and len(self.tracks) and len(positions):
+            known = np.array([np.nan if tr.height is None else tr.height for tr in self.tracks])
+            extra = c.height_weight * np.nan_to_num(np.abs(known[:, None] - np.asarray(heights)[None, :]))
+        pairs, lost, new = associate(predicted, positions, gates, extra)
         in_blind = (self.blind(predicted[lost]) if self.blind is not None and len(lost)
                     else np.zeros(len(lost), dtype=bool))
         blind_misses = c.blind_max_coast_s / dt if dt > 0 else 0
@@ -94,6 +108,9 @@ class MultiObjectTracker:
             track.misses = 0
             track.confirmed |= track.hits >= self.config.min_hits
             track.record(t, track.filter.position.copy(), payloads[di])
+            if heights is not None:
+                h = float(heights[di])
+                track.height = h if track.height is None else track.height + c.height_smoothing * (h - track.height)
         ended = []
         for ti, blind, hidden in zip(lost, in_blind, occluded):
             track = self.tracks[ti]
@@ -105,6 +122,7 @@ class MultiObjectTracker:
             track = Track(next(self._ids), ConstantVelocityKalman(positions[di], self.config.process_noise,
                                                                   self.config.measurement_noise_m))
             track.record(t, positions[di], payloads[di])
+            track.height = None if heights is None else float(heights[di])
             self.tracks.append(track)
         ended_ids = {id(track) for track in ended}
         self.tracks = [track for track in self.tracks if id(track) not in ended_ids]
