@@ -40,6 +40,23 @@ def cell_rows(cells: list[dict]) -> list[str]:
     return rows
 
 
+def _in_run_worst(cells: list[dict]) -> str:
+    worst = max(cells, key=lambda c: c["ours"]["static_path_cpu_ms"]["p95"])
+    return (f"{worst['ours']['static_path_cpu_ms']['p95']:.1f} ms, {worst['model']} {worst['height_m']} m "
+            f"{worst['tilt_deg']:g}° {worst['people']}p")
+
+
+def _latency_note(latency: dict) -> str:
+    load = latency.get("load_average_1_5_15")
+    if not load:
+        return "Measured on the shared machine (load not recorded)."
+    return (f"Measured {latency.get('measured_utc', '')} UTC with `benchmarks/lidar_latency.py` at niceness "
+            f"{latency.get('niceness')} on the shared 2-core machine, 1-minute load average {load['start'][0]} at the "
+            f"start and {load['end'][0]} at the end (other sessions' work): CPU time, not wall time, is the figure; "
+            f"worst p95 {latency['worst_p95_cpu_ms']:.1f} ms. The per-cell `static_p95` inside the matrix JSON "
+            "is timed in the matrix run itself, beside rendering, and moves more with the load.")
+
+
 def main() -> int:
     matrix = json.loads((RESULTS / "lidar_matrix_report.json").read_text())
     latency = json.loads((RESULTS / "lidar_latency.json").read_text())
@@ -60,16 +77,19 @@ def main() -> int:
              f"{matrix['seed_rule']['report']}. The per-sensor parameters were chosen on 6 tuning cells; the",
              "  cross-sensor pair model (`cloud_sync/lidar/pair_cues.py`, weights in `pair_model.json`) was",
              "  fitted by `benchmarks/lidar_fit_linker.py` on 18 tuning cells and its threshold chosen on",
-             "  them; the report seeds were then run once. The device output of every report cell is the",
-             "  same code's as before the pair model (`--cache` keeps it), so the *hand-set linker* column",
-             "  below is the earlier linker on the very same segments.",
+             "  them; the per-sensor tracker settings (merge coasting, exit rule, blind coast, heights in",
+             "  association) were chosen on tuning cells with `benchmarks/lidar_tracker_replay.py`; the",
+             "  report seeds were then run once. The *hand-set linker* column below is the earlier linker on",
+             "  the very same segments; *tracker before* is the previous tracker setting on the same detections.",
+             f"* How this run was made: {matrix.get('method', 'lidar_matrix.py')}; setting "
+             f"{matrix.get('setting', 'defaults')}, tracker before: {matrix.get('baseline_setting', '–')}.",
              f"* Linker of this run: {matrix.get('linker', 'hand-set cost')}.",
              "* Link F1 counts every segment (`links_all_segments`: short fragments included); global IDF1",
              "  scores world-frame global ids against all people; recall by distance from the mast is over",
              "  people with ≥ 20 returns; *segments / person* is track segments per (person, sensor).", "",
              "## Summary", "",
-             f"Cells measured: **{s['cells']} of 60** (one report seed per cell; cells ran in an interleaved order",
-             "over two processes). A cell without a MOTA / IDF1 has nobody with ≥ 20 returns in any",
+             f"Cells measured: **{s['cells']} of 60** (one report seed per cell, rendered once; ours, the tracker",
+             "before and the naive prototype on the same frames). A cell without a MOTA / IDF1 has nobody with ≥ 20 returns in any",
              "sensor's view (VLP-16 level at 3.5 m: its lowest beam passes over heads until 6.7 m); it is",
              "left out of that metric's mean and worst and counted as missing the goal.", "",
              "| metric | ours mean | ours worst (cell) | naive mean | naive worst |", "|---|---|---|---|---|"]
@@ -90,23 +110,31 @@ def main() -> int:
                   f"| hand-set cost | {hand['link_f1']['mean']:.3f} | {hand['link_f1']['worst']:.3f} "
                   f"| {hand['link_f1_goal_cells']}/{s['cells']} | {hand['global_idf1']['mean']:.3f} "
                   f"| {hand['global_idf1']['worst']:.3f} |"]
+    before = s.get("tracker_before")
+    if before:
+        keys = ("mota", "idf1", "link_f1", "global_idf1")
+        lines += ["", "Per-sensor tracker, same detections: this run's setting against the setting before it "
+                  "(mean / worst over cells):", "",
+                  "| tracker | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys),
+                  "| this run | " + " | ".join(f"{s['ours'][k]['mean']:.3f} / {s['ours'][k]['worst']:.3f}" for k in keys) + " |",
+                  "| before | " + " | ".join(f"{before[k]['mean']:.3f} / {before[k]['worst']:.3f}" for k in keys) + " |"]
     accurate = sum(all(c["goals_met"][k] for k in GOAL_KEYS if k in c["goals_met"]) for c in matrix["cells"])
     lines += ["", "Goals met (cells): " + ", ".join(f"{k} {v}" for k, v in s["cells_meeting"].items()
                                                     if k != "static_p95")
               + f"; every accuracy goal at once (MOTA, IDF1, link F1, global IDF1 at 20 people, above the peer "
                 f"on all four): {accurate} of {s['cells']}.",
-              "The `static_p95` entries inside the matrix JSON were timed while rendering on the shared machine",
-              "(load average 8–12 from other work); the latency of record is the next section.", "",
+              f"The static path p95 timed inside this run (shared machine, beside rendering or replay) is ≤ 10 ms "
+              f"in {s['cells_meeting'].get('static_p95', '–')} cells (worst {_in_run_worst(matrix['cells'])}); "
+              "the latency of record is the next section.", "",
               "## Static path latency (one thread, CPU time per sensor frame)", "",
-              "Rerun on 2026-12-07 (load average ~12 from other sessions) on the same static-path code as",
-              "the run before it, which had measured the OS1-128 level mount at 12.9 ms p95: CPU-time p95 on",
-              "this shared machine moves by that much between runs, so a single run near 10 ms is not a verdict.", "",
-              "| sensor | mount | points | ours p50 / p95 ms | naive p50 / p95 ms | goal ≤ 10 ms |", "|---|---|---|---|---|---|"]
+              _latency_note(latency), "",
+              "| sensor | mount | people | points | ours p50 / p95 ms | naive p50 / p95 ms | goal ≤ 10 ms |",
+              "|---|---|---|---|---|---|---|"]
     for row in latency["cells"]:
         o, n = row["ours"]["cpu"], row["naive"]["cpu"]
-        lines.append(f"| {row['model']} | {row['height_m']} m, {row['tilt_deg']:g}° | {row['points_per_frame']} "
-                     f"| {o['p50_ms']:.1f} / {o['p95_ms']:.1f} | {n['p50_ms']:.1f} / {n['p95_ms']:.1f} "
-                     f"| {'met' if row['goal_met'] else 'missed'} |")
+        lines.append(f"| {row['model']} | {row['height_m']} m, {row['tilt_deg']:g}° | {row.get('people', 20)} "
+                     f"| {row['points_per_frame']} | {o['p50_ms']:.1f} / {o['p95_ms']:.1f} "
+                     f"| {n['p50_ms']:.1f} / {n['p95_ms']:.1f} | {'met' if row['goal_met'] else 'missed'} |")
     k = real["kitti"]
     lines += ["", "## Real frames (single-frame path: no background model from one frame)", "",
               f"* KITTI 000000 (HDL-64E, {k['points']} points, one labelled pedestrian): ours "

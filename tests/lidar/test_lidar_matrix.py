@@ -72,3 +72,19 @@ def test_replay_on_recorded_detections_reproduces_the_direct_run(tmp_path):
         assert row[method]["static_path_cpu_ms"]["p95"] > 0 and row[method]["recall_by_distance"]
     assert "hand_set_linker" in row["ours"] and set(row["goals_met"]) >= {"link_f1", "above_peer"}
     assert json.dumps(lidar_matrix.summarise([row]))
+
+
+def test_report_document_follows_the_committed_results(tmp_path, monkeypatch):
+    """docs/lidar-matrix.md is generated: its summary, latency note and worst in-run p95 come
+    from the result files, so the document cannot drift from them."""
+    import lidar_report
+
+    monkeypatch.setattr(lidar_report, "DOC", tmp_path / "matrix.md")
+    assert lidar_report.main() == 0
+    text = (tmp_path / "matrix.md").read_text()
+    matrix = json.loads((lidar_report.RESULTS / "lidar_matrix_report.json").read_text())
+    latency = json.loads((lidar_report.RESULTS / "lidar_latency.json").read_text())
+    assert f"| link_f1 | {matrix['summary']['ours']['link_f1']['mean']:.3f} |" in text
+    assert f"worst p95 {latency['worst_p95_cpu_ms']:.1f} ms" in text
+    assert text.count("| met |") + text.count("| missed |") == len(latency["cells"])
+    assert text == (Path(lidar_report.__file__).resolve().parents[1] / "docs" / "lidar-matrix.md").read_text()
