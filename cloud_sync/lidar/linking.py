@@ -36,6 +36,10 @@ class LinkerConfig:
     learn_margin: float = 3.0          # a link teaches the transit model when the runner-up costs this much more
     use_appearance: bool = True
     use_pair_model: bool = True        # the fitted cue model across sensors (when bundled)
+    # Across sensors, a late arrival's transit cost is capped here (people pause in the blind
+    # zone); chosen on the tuning cells: 2.0 (1.0 and 0.5 made wrong links, 3+ never binds).
+    # Same-sensor re-entries keep the full Gaussian (capping them cost global IDF1).
+    late_transit_cap_nll: float | None = 2.0
     min_frames: int = 3                # shorter segments are not linked (the tracker confirms after 3
                                        # hits; 8 left every short edge fragment unlinked)
 
@@ -134,8 +138,9 @@ class GlobalLinker:
         if gap <= 0 or gap > self.config.max_gap_s:
             return np.inf
         straight = float(np.linalg.norm(after.xy[0] - before.xy[-1]))
+        late_cap = self.config.late_transit_cap_nll if before.sensor_id != after.sensor_id else None
         cost = self.transit.negative_log_likelihood(self._zone_pair(before, after), gap,
-                                                    self._speed(before, after), straight)
+                                                    self._speed(before, after), straight, late_cap)
         if not self.config.use_appearance:
             return cost
         if self.config.use_pair_model and self.pair_model is not None and before.sensor_id != after.sensor_id:

@@ -7,6 +7,10 @@ walked through the blind zone, and what the model keeps per zone pair is the *de
 walked distance minus the straight line from exit to entry — as a running Gaussian
 (Welford). Until a pair has ``min_links`` confirmed links, the prior expects a small detour
 and penalises turning round (a pair whose headings differ).
+
+People who pause in the blind zone arrive late by any amount, so past the expected detour
+the Gaussian part may be capped (``late_cap``): a late arrival then costs at most that much
+and the other cues decide; an early one (faster than the walk allows) is never capped.
 """
 from __future__ import annotations
 
@@ -48,8 +52,9 @@ class TransitModel:
         self.pairs: dict[tuple[str, str], _Running] = {}
 
     def negative_log_likelihood(self, pair: tuple[str, str], transit_s: float, speed: float,
-                                straight_gap_m: float) -> float:
-        """How unlikely it is to walk from one zone to the other in ``transit_s`` at ``speed``."""
+                                straight_gap_m: float, late_cap: float | None = None) -> float:
+        """How unlikely it is to walk from one zone to the other in ``transit_s`` at ``speed``
+        (``late_cap``: the most a detour longer than expected may cost, turn penalty apart)."""
         detour = transit_s * speed - straight_gap_m
         stats = self.pairs.get(pair)
         penalty = 0.0
@@ -59,7 +64,10 @@ class TransitModel:
             mean, std = 0.0, 0.5 + 0.15 * straight_gap_m
             if pair[0][-1] != pair[1][-1]:
                 penalty = self.turn_penalty
-        return 0.5 * ((detour - mean) / std) ** 2 + math.log(std) + penalty
+        nll = 0.5 * ((detour - mean) / std) ** 2 + math.log(std)
+        if late_cap is not None and detour > mean:
+            nll = min(nll, late_cap)
+        return nll + penalty
 
     def learn(self, pair: tuple[str, str], transit_s: float, speed: float, straight_gap_m: float) -> None:
         self.pairs.setdefault(pair, _Running()).add(transit_s * speed - straight_gap_m)

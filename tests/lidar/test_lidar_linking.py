@@ -104,3 +104,21 @@ def test_bundled_pair_model_penalises_every_cue_and_refuses_other_cues(tmp_path)
     bad.write_text(json.dumps(document))
     with pytest.raises(ValueError, match="refit"):
         PairModel.load(bad)
+
+
+def test_a_late_arrival_across_sensors_still_links_but_an_early_one_does_not():
+    """Someone who pauses 10 s in the blind zone: same height, pace and look on both sensors.
+    The capped transit cost lets the other cues link them; the full Gaussian did not."""
+    a0 = walker_segment("s0", 1, 2, 15, 1.2, 0.0, 1.80, unit([1, 0, 0.1]))
+    late = walker_segment("s1", 1, 21, 38, 1.2, a0.t_end + 6 / 1.2 + 10.0, 1.80, unit([1, 0.02, 0.1]))
+    early = walker_segment("s1", 2, 21, 38, 1.2, a0.t_end + 1.0, 1.80, unit([1, 0.02, 0.1]))
+    capped, full = GlobalLinker(), GlobalLinker(LinkerConfig(late_transit_cap_nll=None))
+    assert capped.pair_model is not None
+    assert capped.pair_cost(a0, late) <= capped.config.max_cost < full.pair_cost(a0, late)
+    assert capped.pair_cost(a0, early) == full.pair_cost(a0, early) > capped.config.max_cost
+    # Same-sensor re-entries keep the full transit cost.
+    again = walker_segment("s0", 3, 2, 15, 1.2, a0.t_end + 30.0, 1.80, unit([1, 0.02, 0.1]))
+    assert capped.pair_cost(a0, again) == full.pair_cost(a0, again)
+    model = TransitModel()
+    assert model.negative_log_likelihood(("s0>E", "s1<E"), 20.0, 1.2, 6.0, late_cap=2.0) == 2.0
+    assert model.negative_log_likelihood(("s0>E", "s1<E"), 1.0, 1.2, 6.0, late_cap=2.0) > 2.0
