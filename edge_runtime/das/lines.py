@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy.ndimage import maximum_filter1d
-from sklearn.cluster import DBSCAN
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from edge_runtime.das.median import median
 from edge_runtime.das.params import DetectionParams
@@ -105,11 +106,23 @@ def ridge_mask(smoothed: np.ndarray, axes: ImageAxes, params: DetectionParams) -
     two close followers give two separate lines.
     """
     half = max(1, int(round(params.ridge_halfwidth_s * axes.out_fs)))
-    local_max = maximum_filter1d(smoothed, size=2 * half + 1, axis=0, mode="nearest")
+    local_max = _max_along_time(smoothed, half)
     background = median(smoothed)
     spread = 1.4826 * median(np.abs(smoothed - background)) + 1e-6
     strong = smoothed > background + params.threshold_snr * max(spread, 0.1)
     return ((smoothed >= local_max) & strong).astype(np.uint8) * 255
+
+
+def _max_along_time(image: np.ndarray, half: int) -> np.ndarray:
+    """``maximum_filter1d(image, 2 * half + 1, axis=0, mode="nearest")``, the same values:
+    OpenCV's ``dilate`` with a one-column kernel and replicated border is a running max
+    too (a window reaching past the edge holds the edge pixel itself, so replicating it
+    changes nothing), ~6x faster on a 1500 x 524 float32 image (scipy walks axis 0 one
+    strided column at a time). NaN-holding images keep scipy's filter."""
+    if image.dtype != np.float32 or np.isnan(image).any():
+        return maximum_filter1d(image, size=2 * half + 1, axis=0, mode="nearest")
+    return cv2.dilate(np.ascontiguousarray(image), np.ones((2 * half + 1, 1), np.uint8),
+                      borderType=cv2.BORDER_REPLICATE)
 
 
 def hough_segments(mask: np.ndarray, axes: ImageAxes, direction: int,
@@ -177,8 +190,7 @@ def merge_lines(lines: np.ndarray, x_mid: float, params: DetectionParams) -> np.
         return lines
     rel = lines.copy()
     rel[:, 0] = lines[:, 0] - lines[:, 1] * x_mid                      # t at x = 0
-    labels = DBSCAN(eps=params.merge_eps_s, min_samples=1,
-                    metric="precomputed").fit_predict(line_distance(rel))
+    labels = _dbscan_one(line_distance(rel), params.merge_eps_s)
     merged = []
     for label in np.unique(labels):
         members = lines[labels == label]
@@ -186,6 +198,15 @@ def merge_lines(lines: np.ndarray, x_mid: float, params: DetectionParams) -> np.
         merged.append([_weighted_median(members[:, 0], weights), _weighted_median(members[:, 1], weights),
                        members[:, 2].min(), members[:, 3].max(), weights.sum()])
     return np.asarray(merged)
+
+
+def _dbscan_one(distance: np.ndarray, eps: float) -> np.ndarray:
+    """scikit-learn's ``DBSCAN(eps, min_samples=1, metric="precomputed")`` labels, without
+    its per-call validation (~4 ms, a few % of a small scene's window stage): with one
+    sample every point is a core point, so the clusters are the connected components of
+    ``distance <= eps``, numbered, as there, in the order of their first member."""
+    _, labels = connected_components(csr_matrix(distance <= eps), directed=False)
+    return labels
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:

@@ -12,12 +12,14 @@ as two peaks, and ``line_features`` measures the classifier's inputs.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.signal import find_peaks
 
 from edge_runtime.das.lines import KMH, ImageAxes
+from edge_runtime.das.median import median
 from edge_runtime.das.params import DetectionParams
 
 
@@ -40,6 +42,16 @@ class Detection:
         return KMH / self.slowness
 
 
+@functools.lru_cache(maxsize=16)
+def _bin_rows(axes: ImageAxes, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each bin's offset from the array's middle in rows of time per unit slowness, and the
+    column indices: the same for every line of a window, so computed once per window."""
+    columns = np.arange(n_bins)
+    x_rows = (axes.x_of(columns) - axes.x_mid) * axes.out_fs
+    x_rows.flags.writeable = columns.flags.writeable = False
+    return x_rows, columns
+
+
 def sample_along(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, t_c: np.ndarray,
                  slowness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values of ``z`` on lines ``(t_c, slowness)`` (broadcast shapes), one column per bin.
@@ -48,12 +60,12 @@ def sample_along(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, t_c: np.ndar
     ``valid`` is False where the line leaves the window, the bin is dead or the pixel is
     NaN (masked out, e.g. another vehicle's track: ``cancel.without_tracks``).
     """
-    x_rows = (axes.x_of(np.arange(z.shape[1])) - axes.x_mid) * axes.out_fs
+    x_rows, columns = _bin_rows(axes, z.shape[1])
     t_rows = (np.asarray(t_c, dtype=np.float64) - axes.t_start) * axes.out_fs + 0.5
     rows = (t_rows[..., None] + np.asarray(slowness)[..., None] * x_rows).astype(np.int64)
     valid = (rows >= 0) & (rows < z.shape[0]) & alive
     np.clip(rows, 0, z.shape[0] - 1, out=rows)
-    values = np.take(z.ravel(), rows * z.shape[1] + np.arange(z.shape[1]))
+    values = np.take(z.ravel(), rows * z.shape[1] + columns)
     valid &= values == values                      # NaN != NaN: masked pixels
     values[~valid] = 0.0
     return values, valid
@@ -80,7 +92,7 @@ def split_line(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, t_c: float, sl
     seen = valid.all(axis=(0, 1))
     if seen.sum() >= 8:
         values = values[..., seen]
-    slowness *= float(factors[int(np.argmax(np.median(values, axis=-1).max(axis=1)))])
+    slowness *= float(factors[int(np.argmax(median(values, axis=-1).max(axis=1)))])
     taus = np.arange(-reach_s, reach_s + 1e-9, 1.0 / axes.out_fs)
     profile = _smooth(slant_stack(z, axes, alive, t_c + taus, np.asarray(slowness)),
                       axes.out_fs, params.profile_smooth_s)
@@ -155,7 +167,7 @@ def fit_line(z: np.ndarray, axes: ImageAxes, alive: np.ndarray, det: Detection,
     t_c, slowness = _robust_line(dx[lit], t_pick[lit], mass[lit])
     if slowness == 0 or np.sign(slowness) != np.sign(det.slowness):
         return None
-    scatter = 1.4826 * float(np.median(np.abs(t_pick[lit] - (t_c + slowness * dx[lit]))))
+    scatter = 1.4826 * float(median(np.abs(t_pick[lit] - (t_c + slowness * dx[lit]))))
     if scatter > max_scatter_s:          # picks of one vehicle line up; chance alignments do not
         return None
     return Detection(t_c, slowness, det.strength, coverage)
@@ -177,7 +189,7 @@ def _robust_line(x: np.ndarray, t: np.ndarray, weights: np.ndarray) -> tuple[flo
         design = np.column_stack([np.ones(keep.sum()), x[keep]]) * w[:, None]
         (a, b), *_ = np.linalg.lstsq(design, t[keep] * w, rcond=None)
         resid = np.abs(t - (a + b * x))
-        scale = 1.4826 * np.median(resid[keep]) + 0.02
+        scale = 1.4826 * median(resid[keep]) + 0.02
         keep = resid < 3.0 * scale
         if keep.sum() < 4:
             break
@@ -205,8 +217,8 @@ def line_features(images: np.ndarray, axes: ImageAxes, alive: np.ndarray, det: D
         if not columns.any():
             columns = valid.any(axis=0)
         peak = values[:, columns].max(axis=0)
-        feats[name] = float(np.log10(1.0 + np.median(peak)))
-        profiles.append(np.median(values[:, columns], axis=1))
+        feats[name] = float(np.log10(1.0 + median(peak)))
+        profiles.append(median(values[:, columns], axis=1))
     feats["vib_ratio"] = feats["vib_low"] - feats["vib_high"]
     qs = profiles[0]
     above = np.nonzero(qs >= 0.5 * qs.max())[0] if qs.max() > 0 else np.array([0])

@@ -34,3 +34,31 @@ def test_nan_propagates_like_numpy():
     x[1, 2] = np.nan
     assert np.array_equal(median(x, axis=0), np.median(x, axis=0), equal_nan=True)
     assert np.isnan(median(x))
+
+
+def test_merge_lines_clusters_as_sklearn_dbscan():
+    """``lines._dbscan_one`` replaced scikit-learn's DBSCAN(min_samples=1, precomputed) in
+    ``merge_lines``: the same labels, numbered the same way, ties at eps included."""
+    DBSCAN = pytest.importorskip("sklearn.cluster").DBSCAN
+    from edge_runtime.das.lines import _dbscan_one
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        n = int(rng.integers(1, 40))
+        t = rng.uniform(0, 8, (n, 1))
+        d = np.abs(t - t.T)
+        if trial % 2:
+            d = np.round(d, 1)                     # gaps exactly at eps
+        want = DBSCAN(eps=0.35, min_samples=1, metric="precomputed").fit_predict(d)
+        assert np.array_equal(_dbscan_one(d, 0.35), want)
+
+
+def test_running_max_along_time_as_scipy():
+    """``lines._max_along_time`` (OpenCV dilate) equals scipy's ``maximum_filter1d``."""
+    from scipy.ndimage import maximum_filter1d
+    from edge_runtime.das.lines import _max_along_time
+    rng = np.random.default_rng(4)
+    for shape, half in [((1500, 131), 8), ((9, 5), 8), ((40, 1), 3), ((1, 7), 2)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        x[::5] = np.round(x[::5], 1)               # ties
+        assert np.array_equal(_max_along_time(x, half),
+                              maximum_filter1d(x, size=2 * half + 1, axis=0, mode="nearest"))
