@@ -9,7 +9,8 @@ report cell is rendered once (``lidar_tracker_replay.record`` with ``split="repo
 detections per sensor frame with their CPU time, the truth, and the naive prototype run on
 those same frames and scored in that pass). The report run then replays tracking, features,
 embeddings and the cloud linker for the chosen setting (``--set``) and, on the same
-detections, for the setting before it (``--baseline-set``, the ``tracker_before`` column),
+detections, for the setting before it (``--baseline-set``, the ``tracker_before`` column;
+``linker.KEY=VALUE`` sets the cloud linker's ``LinkerConfig``, ``linker.KEY=none`` unsets it),
 and writes a ``lidar_matrix.py``-shaped JSON that ``lidar_report.py`` turns into
 docs/lidar-matrix.md. The static-path time per sensor frame is detection (recorded) plus
 tracking (replayed) CPU time on one thread. Parameters are chosen on tuning seeds only
@@ -37,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lidar_matrix import GOALS, TUNING_BASE, REPORT_BASE, cells, goals, interleaved, linker_description, score, summarise  # noqa: E402,E501
 from lidar_tracker_replay import KEYS, parse_overrides, record, replay  # noqa: E402
 
+from cloud_sync.lidar.linking import LinkerConfig  # noqa: E402
+
 from cloud_sync.lidar.global_tracks import evaluate_global, link_online  # noqa: E402
 from edge_runtime.lidar.config import PipelineConfig  # noqa: E402
 
@@ -46,17 +49,31 @@ def cpu_ms(per_sensor: dict, skip: int) -> dict:
     return {"p50": round(float(np.percentile(values, 50)), 3), "p95": round(float(np.percentile(values, 95)), 3)}
 
 
-def report_row(cached: dict, config: PipelineConfig, baseline: PipelineConfig, embedder) -> dict:
+def setting(pairs: list[str]) -> tuple[PipelineConfig, LinkerConfig]:
+    """``--set`` / ``--baseline-set`` → the per-sensor config and the cloud linker's config."""
+    overrides = parse_overrides(pairs)
+    linker = LinkerConfig()
+    for key, value in overrides.pop("linker", {}).items():
+        if not hasattr(linker, key):
+            raise ValueError(f"unknown linker key {key!r}")
+        default = getattr(linker, key)
+        setattr(linker, key, None if str(value).lower() == "none" else
+                float(value) if default is None else type(default)(value))
+    return PipelineConfig.from_dict(overrides), linker
+
+
+def report_row(cached: dict, config: PipelineConfig, baseline: PipelineConfig, embedder,
+               linker: LinkerConfig | None = None, baseline_linker: LinkerConfig | None = None) -> dict:
     """One cell in ``lidar_matrix.run_cell``'s shape, from its recording."""
     started = time.process_time()
     run = replay(cached, config, embedder)
-    ours = score(run, link_online(run.segments), cached["sensors"])
+    ours = score(run, link_online(run.segments, linker), cached["sensors"])
     hand_set = evaluate_global(link_online(run.segments, pair_model=None), run.times, run.world_truth,
                                run.warmup_frames)
     ours["hand_set_linker"] = {"link_f1": hand_set["links_all_segments"]["f1"],
                                "global_idf1": hand_set["global"]["idf1"]}
-    before_run = replay(cached, baseline, embedder)
-    before = score(before_run, link_online(before_run.segments), cached["sensors"])
+    before_run = run if asdict(baseline) == asdict(config) else replay(cached, baseline, embedder)
+    before = score(before_run, link_online(before_run.segments, baseline_linker), cached["sensors"])
     ours["tracker_before"] = {k: before[k] for k in KEYS}
     total = {s: np.add(cached["detect_cpu_s"][s], run.cpu_s[s]).tolist() for s in run.cpu_s}
     ours["static_path_cpu_ms"] = cpu_ms(total, run.warmup_frames)
@@ -90,12 +107,12 @@ def main(argv=None) -> int:
             print(f"[{n}/{len(chosen)}] recorded report cell {cell['index']} ({time.process_time() - started:.0f} s CPU)",
                   file=sys.stderr, flush=True)
         return 0
-    config, baseline = (PipelineConfig.from_dict(parse_overrides(s)) for s in (args.set, args.baseline_set))
+    (config, linker), (baseline, baseline_linker) = setting(args.set), setting(args.baseline_set)
     results = []
     for cell in chosen:
         cached = record(cell, args.duration, embedder, args.cache, split="report")
         cached.setdefault("duration_s", args.duration)
-        row = report_row(cached, config, baseline, embedder)
+        row = report_row(cached, config, baseline, embedder, linker, baseline_linker)
         results.append(row)
         o, p = row["ours"], row["naive"]
         print(f"{cell['model']:8s} {cell['height_m']}m {cell['tilt_deg']:4.0f}° {cell['people']}p  ours "
@@ -106,6 +123,7 @@ def main(argv=None) -> int:
                 "linker": linker_description(), "method": "lidar_matrix_replay.py (recorded detections)",
                 "setting": args.set or "defaults", "baseline_setting": args.baseline_set or "defaults",
                 "tracker": asdict(config.tracker), "tracker_before": asdict(baseline.tracker),
+                "linker_config": asdict(linker), "linker_before": asdict(baseline_linker),
                 "seed_rule": {"tuning": f"{TUNING_BASE} + cell index", "report": f"{REPORT_BASE} + cell index"},
                 "goals": GOALS, "summary": summarise(sorted(results, key=lambda r: r["index"])),
                 "cells": sorted(results, key=lambda r: r["index"])}

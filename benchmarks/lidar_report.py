@@ -78,18 +78,19 @@ def main() -> int:
              "  cross-sensor pair model (`cloud_sync/lidar/pair_cues.py`, weights in `pair_model.json`) was",
              "  fitted by `benchmarks/lidar_fit_linker.py` on 18 tuning cells and its threshold chosen on",
              "  them; the per-sensor tracker settings (merge coasting, exit rule, blind coast, heights in",
-             "  association) were chosen on tuning cells with `benchmarks/lidar_tracker_replay.py`; the",
+             "  association) and the linker's late-arrival cap were chosen on tuning cells with",
+             "  `benchmarks/lidar_tracker_replay.py` (its recorded detections); the",
              "  report seeds were then run once. The *hand-set linker* column below is the earlier linker on",
-             "  the very same segments; *tracker before* is the previous tracker setting on the same detections.",
+             "  the very same segments; *before* is the previous setting (tracker and cloud linker) on the same detections.",
              f"* How this run was made: {matrix.get('method', 'lidar_matrix.py')}; setting "
-             f"{matrix.get('setting', 'defaults')}, tracker before: {matrix.get('baseline_setting', '–')}.",
+             f"{matrix.get('setting', 'defaults')}, setting before: {matrix.get('baseline_setting', '–')}.",
              f"* Linker of this run: {matrix.get('linker', 'hand-set cost')}.",
              "* Link F1 counts every segment (`links_all_segments`: short fragments included); global IDF1",
              "  scores world-frame global ids against all people; recall by distance from the mast is over",
              "  people with ≥ 20 returns; *segments / person* is track segments per (person, sensor).", "",
              "## Summary", "",
              f"Cells measured: **{s['cells']} of 60** (one report seed per cell, rendered once; ours, the tracker",
-             "before and the naive prototype on the same frames). A cell without a MOTA / IDF1 has nobody with ≥ 20 returns in any",
+             "setting before and the naive prototype on the same frames). A cell without a MOTA / IDF1 has nobody with ≥ 20 returns in any",
              "sensor's view (VLP-16 level at 3.5 m: its lowest beam passes over heads until 6.7 m); it is",
              "left out of that metric's mean and worst and counted as missing the goal.", "",
              "| metric | ours mean | ours worst (cell) | naive mean | naive worst |", "|---|---|---|---|---|"]
@@ -113,9 +114,9 @@ def main() -> int:
     before = s.get("tracker_before")
     if before:
         keys = ("mota", "idf1", "link_f1", "global_idf1")
-        lines += ["", "Per-sensor tracker, same detections: this run's setting against the setting before it "
+        lines += ["", "Same detections: this run's setting against the setting before it, tracker and linker "
                   "(mean / worst over cells):", "",
-                  "| tracker | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys),
+                  "| setting | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys),
                   "| this run | " + " | ".join(f"{s['ours'][k]['mean']:.3f} / {s['ours'][k]['worst']:.3f}" for k in keys) + " |",
                   "| before | " + " | ".join(f"{before[k]['mean']:.3f} / {before[k]['worst']:.3f}" for k in keys) + " |"]
     accurate = sum(all(c["goals_met"][k] for k in GOAL_KEYS if k in c["goals_met"]) for c in matrix["cells"])

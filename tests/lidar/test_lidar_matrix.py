@@ -88,3 +88,18 @@ def test_report_document_follows_the_committed_results(tmp_path, monkeypatch):
     assert f"worst p95 {latency['worst_p95_cpu_ms']:.1f} ms" in text
     assert text.count("| met |") + text.count("| missed |") == len(latency["cells"])
     assert text == (Path(lidar_report.__file__).resolve().parents[1] / "docs" / "lidar-matrix.md").read_text()
+
+
+def test_replay_setting_reaches_the_cloud_linker():
+    """``linker.KEY=VALUE`` in --set / --baseline-set sets LinkerConfig (``none`` unsets),
+    the rest stays the per-sensor config; an unknown linker key is refused."""
+    import lidar_matrix_replay
+
+    from edge_runtime.lidar.config import PipelineConfig
+
+    config, linker = lidar_matrix_replay.setting(["linker.late_transit_cap_nll=none", "linker.min_frames=5"])
+    assert linker.late_transit_cap_nll is None and linker.min_frames == 5 and isinstance(linker.min_frames, int)
+    assert config == PipelineConfig()
+    assert lidar_matrix_replay.setting([])[1].late_transit_cap_nll == 2.0
+    with pytest.raises(ValueError):
+        lidar_matrix_replay.setting(["linker.no_such_key=1"])
