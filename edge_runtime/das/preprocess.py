@@ -157,7 +157,12 @@ class QuadraturePower:
         # copied: with a chunk shorter than the delay, the rows handed out overlap them
         self._delayed = delayed[delayed.shape[0] - self.delay:].copy()
         out = delayed[:n]
-        out[:, 0, :] = out[:, 0, :] ** 2 + quad.astype(np.float64) ** 2
+        # y^2 + H(y)^2 in place (the same products and sum as ``a ** 2 + b ** 2``)
+        head = out[:, 0, :]
+        np.multiply(head, head, out=head)
+        quad64 = quad.astype(np.float64)
+        np.multiply(quad64, quad64, out=quad64)
+        head += quad64
         return out
 
 
@@ -197,9 +202,10 @@ class EnvelopeStream:
         if usable == 0:
             return np.zeros((0, 3, g.n_bins), dtype=np.float32)
         binned = bin_channels(block_mean(data[:usable], g.block), g.bin_size).astype(np.float32)
-        power = np.zeros((binned.shape[0], 3, g.n_bins))
+        power = np.empty((binned.shape[0], 3, g.n_bins))
         for k, sos in enumerate(self.band_sos):
             if sos is None:
+                power[:, k, :] = 0.0
                 continue
             source = binned
             if k == 0 and self.leak is not None:
@@ -208,9 +214,10 @@ class EnvelopeStream:
             band, self._band_zi[k] = signal.sosfilt(sos, source, axis=0, zi=self._band_zi[k])
             if k == 0:
                 band = remove_common_mode(band)
-            power[:, k, :] = band                       # squared in float64: no underflow
-            if not (k == 0 and self.quadrature is not None):
-                power[:, k, :] **= 2
+            if k == 0 and self.quadrature is not None:
+                power[:, k, :] = band                   # still signed: the Hilbert stage squares it
+            else:                                       # squared in float64: no underflow
+                np.square(band, out=power[:, k, :], dtype=np.float64)
         if self.quadrature is not None:
             power = self.quadrature.push(power)
         flat = power.reshape(power.shape[0], -1)
