@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 from common import RESULTS
-from scipy import stats
 from meta_harness import ci95
+from scipy import stats
 
 
 def by_speaker(result: dict, speakers: int = 6) -> dict:
