@@ -81,12 +81,16 @@ def candidate_pairs(run) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _transit(linker: GlobalLinker, before, after) -> float | None:
+    """The transit cue exactly as ``GlobalLinker.pair_cost`` feeds it to the pair model
+    (cross-sensor pairs: late arrivals capped at ``late_transit_cap_nll``; walked distance
+    from ``transit_speed``)."""
     gap = after.t_start - before.t_end
     if gap <= 0 or gap > linker.config.max_gap_s:
         return None
     straight = float(np.linalg.norm(after.xy[0] - before.xy[-1]))
+    late_cap = linker.config.late_transit_cap_nll if before.sensor_id != after.sensor_id else None
     return linker.transit.negative_log_likelihood(linker._zone_pair(before, after), gap,
-                                                  linker._speed(before, after), straight)
+                                                  linker._speed(before, after), straight, late_cap)
 
 
 def fit(rows: np.ndarray, labels: np.ndarray, source: str) -> PairModel:

@@ -40,6 +40,10 @@ class LinkerConfig:
     # zone); chosen on the tuning cells: 2.0 (1.0 and 0.5 made wrong links, 3+ never binds).
     # Same-sensor re-entries keep the full Gaussian (capping them cost global IDF1).
     late_transit_cap_nll: float | None = 2.0
+    # Walked distance through the gap = transit time x the faster side's end speed: a track
+    # that slows or stands at its end (range edge, a pause before the gap) made true links look
+    # impossibly early under the mean of both ends. "mean" is the rule before (tuning cells).
+    transit_speed: str = "faster"
     min_frames: int = 3                # shorter segments are not linked (the tracker confirms after 3
                                        # hits; 8 left every short edge fragment unlinked)
 
@@ -129,9 +133,14 @@ class GlobalLinker:
         return (f"{before.sensor_id}>{heading_name(before.velocity(end=True))}",
                 f"{after.sensor_id}<{heading_name(after.velocity(end=False))}")
 
-    @staticmethod
-    def _speed(before: TrackSegment, after: TrackSegment) -> float:
-        return 0.5 * (np.linalg.norm(before.velocity(end=True)) + np.linalg.norm(after.velocity(end=False)))
+    def _speed(self, before: TrackSegment, after: TrackSegment) -> float:
+        out = float(np.linalg.norm(before.velocity(end=True)))
+        into = float(np.linalg.norm(after.velocity(end=False)))
+        if self.config.transit_speed == "faster":
+            return max(out, into)
+        if self.config.transit_speed == "mean":
+            return 0.5 * (out + into)
+        raise ValueError(f"transit_speed {self.config.transit_speed!r}: 'faster' or 'mean'")
 
     def pair_cost(self, before: TrackSegment, after: TrackSegment) -> float:
         gap = after.t_start - before.t_end

@@ -122,3 +122,31 @@ def test_a_late_arrival_across_sensors_still_links_but_an_early_one_does_not():
     model = TransitModel()
     assert model.negative_log_likelihood(("s0>E", "s1<E"), 20.0, 1.2, 6.0, late_cap=2.0) == 2.0
     assert model.negative_log_likelihood(("s0>E", "s1<E"), 1.0, 1.2, 6.0, late_cap=2.0) > 2.0
+
+
+
+def test_a_walker_who_slowed_at_the_exit_is_not_called_impossibly_early():
+    """On a learned zone pair (people walk straight through: detour ~0), a person slows to
+    0.8 m/s over the exit track's last second and walks on at 1.3 m/s: the walked distance
+    is the faster side's pace x the gap; the mean of both ends made the true link look
+    faster than walking allows (an early arrival, never capped)."""
+    walk = walker_segment("s0", 1, 2, 15, 1.3, 0.0, 1.80, unit([1, 0, 0.1]))
+    slow = np.round(walk.t_end + np.arange(0.1, 1.05, 0.1), 3)
+    times = np.concatenate([walk.times, slow])
+    xy = np.vstack([walk.xy, np.column_stack([walk.xy[-1, 0] + 0.8 * (slow - walk.t_end), np.zeros_like(slow)])])
+    slowed = TrackSegment("s0", 1, times, xy, {"height": 1.80}, walk.embedding)
+    straight = 21.0 - float(slowed.xy[-1, 0])
+    entry = walker_segment("s1", 1, 21, 38, 1.3, slowed.t_end + straight / 1.3, 1.80, unit([1, 0.02, 0.1]))
+    faster, mean = GlobalLinker(), GlobalLinker(LinkerConfig(transit_speed="mean"))
+    assert faster.pair_model is not None and faster.config.transit_speed == "faster"
+    for linker in (faster, mean):
+        for _ in range(3):
+            linker.transit.learn(("s0>E", "s1<E"), 6.0 / 1.3, 1.3, 6.0)
+    assert faster.pair_cost(slowed, entry) <= faster.config.max_cost < mean.pair_cost(slowed, entry)
+    for linker in (faster, mean):
+        linker.add(slowed)
+        linker.add(entry)
+        linker.finish()
+    assert faster.links == {(slowed.key, entry.key)} and mean.links == set()
+    with pytest.raises(ValueError, match="transit_speed"):
+        GlobalLinker(LinkerConfig(transit_speed="median")).pair_cost(slowed, entry)

@@ -101,5 +101,32 @@ def test_replay_setting_reaches_the_cloud_linker():
     assert linker.late_transit_cap_nll is None and linker.min_frames == 5 and isinstance(linker.min_frames, int)
     assert config == PipelineConfig()
     assert lidar_matrix_replay.setting([])[1].late_transit_cap_nll == 2.0
+    assert lidar_matrix_replay.setting(["linker.transit_speed=mean"])[1].transit_speed == "mean"
+    assert lidar_matrix_replay.setting([])[1].transit_speed == "faster"
     with pytest.raises(ValueError):
         lidar_matrix_replay.setting(["linker.no_such_key=1"])
+
+
+def test_pair_model_fitter_sees_the_transit_cue_the_linker_uses():
+    """A late arrival across sensors: the linker prices its transit at the cap, so the fitter
+    must see it as a candidate with that same cue (uncapped it was above the candidate limit)."""
+    from types import SimpleNamespace
+
+    import lidar_fit_linker
+    import numpy as np
+
+    from cloud_sync.lidar.pair_cues import CUES
+    from edge_runtime.lidar.segment import TrackSegment
+
+    def walk(sensor, x0, x1, t0):
+        times = np.round(t0 + np.arange(0, (x1 - x0) / 1.2, 0.1), 3)
+        xy = np.column_stack([x0 + 1.2 * (times - t0), np.zeros_like(times)])
+        segment = TrackSegment(sensor, 1, times, xy, {"height": 1.8}, np.array([1.0, 0.0, 0.0], np.float32))
+        segment.truth_id = 7
+        return segment
+
+    exit_ = walk("s0", 2, 15, 0.0)
+    late = walk("s1", 21, 38, exit_.t_end + 5.0 + 10.0)
+    rows, labels = lidar_fit_linker.candidate_pairs(SimpleNamespace(segments=[exit_, late]))
+    assert labels.tolist() == [True]
+    assert rows[0, CUES.index("transit_nll")] == 2.0
