@@ -56,8 +56,11 @@ class TrackerConfig:
     max_misses: int = 2
     process_noise: float = 1.0       # acceleration spectral density (m/s²)²·s
     measurement_noise_m: float = 0.1
-    blind_max_coast_s: float = 7.0   # a track predicted inside the blind cone coasts this long (a 3.5 m
-                                     # mast's cone is ~4.7 m in radius for ±22.5° sensors: ~7 s to cross)
+    blind_max_coast_s: float = 14.0  # a track predicted inside the blind cone coasts this long (a 3.5 m
+                                     # mast's cone is ~4.7 m in radius for ±22.5° sensors: ~13 s to cross
+                                     # at 0.7 m/s; 7 s split the slow walkers, 14 s ≡ no limit on tuning)
+    blind_exit_coast_s: float = 0.5  # ... and this long more once its prediction has left the cone (the
+                                     # detector finds head-only returns at the cone edge a little later)
     blind_min_beams: int = 2         # fewer beams on a 1.55 m person than this is "blind"
     occluded_max_coast_s: float = 1.5   # a track hidden behind a nearer detection coasts this long
     occluder_half_width_m: float = 0.4  # a detection shadows the sensor's rays this far either side

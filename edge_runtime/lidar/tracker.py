@@ -8,6 +8,9 @@ A ``blind`` callable (sensor-frame positions → bool, from ``visibility``) mark
 sensor cannot see a person (the cone under a mast): a confirmed track predicted there coasts
 on its velocity for up to ``blind_max_coast_s`` instead of dying after ``max_misses``, so a
 person walking under the sensor keeps one track. A coasting track's gate widens with time.
+Once its prediction has left the cone it coasts ``blind_exit_coast_s`` more: the detector
+picks up the head-only returns at the cone's edge a few frames after the modelled cone ends,
+and a track ended there came back with a new id on the far side.
 
 Two people closer than a cluster cell apart give one detection; the track that lost its own
 is then *merged* (its prediction within ``merge_radius_m`` of a detection) and coasts like a
@@ -51,6 +54,7 @@ class Track:
     positions: list[np.ndarray] = field(default_factory=list)
     payloads: list[Any] = field(default_factory=list)
     height: float | None = None          # smoothed height of its detections (when given)
+    exit_misses: float = 0               # misses allowed after its prediction left the blind cone
 
     def record(self, t: float, xy: np.ndarray, payload: Any) -> None:
         self.times.append(t)
@@ -91,6 +95,7 @@ class MultiObjectTracker:
         in_blind = (self.blind(predicted[lost]) if self.blind is not None and len(lost)
                     else np.zeros(len(lost), dtype=bool))
         blind_misses = c.blind_max_coast_s / dt if dt > 0 else 0
+        exit_grace = c.blind_exit_coast_s / dt if dt > 0 else 0
         occluded = _in_shadow(predicted[lost], positions, c.occluder_half_width_m)
         merged = set()
         if c.merge_radius_m > 0 and len(lost) and len(positions):
@@ -106,6 +111,7 @@ class MultiObjectTracker:
             track.filter.update(positions[di], c.merged_measurement_noise_m if di in merged else None)
             track.hits += 1
             track.misses = 0
+            track.exit_misses = 0
             track.confirmed |= track.hits >= self.config.min_hits
             track.record(t, track.filter.position.copy(), payloads[di])
             if heights is not None:
@@ -115,7 +121,10 @@ class MultiObjectTracker:
         for ti, blind, hidden in zip(lost, in_blind, occluded):
             track = self.tracks[ti]
             track.misses += 1
-            allowed = max(c.max_misses, blind_misses if blind else 0, occluded_misses if hidden else 0)
+            if blind:
+                track.exit_misses = track.misses + exit_grace
+            allowed = max(c.max_misses, blind_misses if blind else track.exit_misses,
+                          occluded_misses if hidden else 0)
             if not track.confirmed or track.misses > allowed:
                 ended.append(track)
         for di in new:

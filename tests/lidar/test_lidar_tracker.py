@@ -221,3 +221,34 @@ def test_a_track_at_the_range_edge_does_not_take_the_next_entrant():
     assert id_a is not None and ids_b and id_a not in ids_b
     id_a, ids_b = _edge_entrant_ids(TrackerConfig(edge_gate_m=0.0))
     assert id_a in ids_b                             # the swap the tight gate prevents
+
+
+def _cone_crossing_ids(config, speed, cone_m, seen_after_m, entry_m=None):
+    """A walker along y = 0.4 through a blind cone of radius ``cone_m`` (the tracker's model),
+    detected before ``-entry_m`` (default: the cone) and again past ``seen_after_m``.
+    Returns the confirmed track ids seen."""
+    blind = lambda xy: np.hypot(xy[:, 0], xy[:, 1]) < cone_m      # noqa: E731
+    tracker, seen_ids = MultiObjectTracker(config, blind=blind), set()
+    entry_m = cone_m if entry_m is None else entry_m
+    x0 = -entry_m - 2.0
+    for frame in range(int((entry_m + seen_after_m + 4.0) / speed / 0.1)):
+        t, x = frame * 0.1, x0 + speed * frame * 0.1
+        visible = x < -entry_m or x > seen_after_m
+        seen, _ = tracker.step(t, np.array([[x, 0.4]]) if visible else np.zeros((0, 2)),
+                               heights=np.array([1.7]) if visible else np.zeros(0))
+        seen_ids |= {track.track_id for track in seen}
+    return seen_ids
+
+
+def test_a_walker_at_0_75_m_s_under_a_3_5_m_mast_keeps_one_track():
+    """The OS1 cone at 3.5 m is ~4.7 m in radius: a walker at 0.75 m/s is unseen for ~12.5 s
+    under it, longer than the 7 s coast (tuning cells: 23 such splits in six OS1 3.5 m cells)."""
+    assert len(_cone_crossing_ids(TrackerConfig(), 0.75, 4.7, 4.6)) == 1
+    assert len(_cone_crossing_ids(TrackerConfig(blind_max_coast_s=7.0), 0.75, 4.7, 4.6)) == 2
+
+
+def test_a_track_leaving_the_cone_coasts_a_little_longer():
+    """Detection resumes ~0.4 m past the modelled cone (head-only returns at its edge are cut
+    by the detector): the track is given ``blind_exit_coast_s`` after its prediction leaves."""
+    assert len(_cone_crossing_ids(TrackerConfig(), 1.2, 3.0, 3.4)) == 1
+    assert len(_cone_crossing_ids(TrackerConfig(blind_exit_coast_s=0.0), 1.2, 3.0, 3.4)) == 2
