@@ -104,13 +104,17 @@ def bin_channels(data: np.ndarray, bin_size: int) -> np.ndarray:
 COMMON_MODE_BINS = 128      # bins the common-mode median is taken over (evenly spaced)
 
 
-def remove_common_mode(data: np.ndarray) -> np.ndarray:
+def remove_common_mode(data: np.ndarray, bins_axis: int = 1) -> np.ndarray:
     """Subtract, at each instant, the median over the bins (coherent noise).
 
     The common mode is the same in every bin, so up to ``COMMON_MODE_BINS`` evenly spaced
     bins estimate it (error ~0.1 of one bin's noise); the median over all of them was the
-    front end's costliest step on long arrays (~0.1 s per 90 s at 500 bins).
+    front end's costliest step on long arrays (~0.1 s per 90 s at 500 bins). ``data`` is
+    time x bins (``bins_axis=1``) or bins x time (``bins_axis=0``); the same values either way.
     """
+    if bins_axis == 0:
+        stride = max(1, data.shape[0] // COMMON_MODE_BINS)
+        return data - median(data[::stride], axis=0)[None, :]
     stride = max(1, data.shape[1] // COMMON_MODE_BINS)
     return data - median(data[:, ::stride], axis=1)[:, None]
 
@@ -144,21 +148,29 @@ class QuadraturePower:
         # its delay. The band is kept in float32, which is what it comes out of the
         # band-pass as (exact), and only band 0 is copied per chunk, not all three
         # features in float64 (front end of a 524-bin, 100-Hz, 90-s scene: 0.33 -> 0.29 CPU s)
-        self._band_history = np.zeros((taps - 1, n_bins), dtype=np.float32)
-        self._delayed = np.zeros((self.delay, 3, n_bins))
+        self._band_history = np.zeros((n_bins, taps - 1), dtype=np.float32)
+        self._delayed = np.zeros((3, n_bins, self.delay))
 
-    def push(self, power_and_band: np.ndarray) -> np.ndarray:
-        """``power_and_band``: rows x 3 x bins with feature 0 still *signed* (the band itself)."""
-        n = power_and_band.shape[0]
-        band = np.concatenate([self._band_history, power_and_band[:, 0, :].astype(np.float32)])
-        self._band_history = band[band.shape[0] - self._band_history.shape[0]:].copy()
-        quad = signal.oaconvolve(band, self.taps[:, None], mode="valid", axes=0)
-        delayed = np.concatenate([self._delayed, power_and_band])
+    def frame(self, n: int) -> np.ndarray:
+        """Float64 3 x bins x (delay + n): the delayed past, then room for ``n`` new rows.
+
+        The caller writes the new features after the past, so the delay needs no
+        concatenation of all three features per chunk."""
+        buf = np.empty((3, self._delayed.shape[1], self.delay + n))
+        buf[:, :, :self.delay] = self._delayed
+        return buf
+
+    def push(self, buf: np.ndarray) -> np.ndarray:
+        """``buf`` from ``frame`` (time last), feature 0 of the new rows still *signed* (the band)."""
+        n = buf.shape[2] - self.delay
+        band = np.concatenate([self._band_history, buf[0, :, self.delay:].astype(np.float32)], axis=1)
+        self._band_history = band[:, band.shape[1] - self._band_history.shape[1]:].copy()
+        quad = signal.oaconvolve(band, self.taps[None, :], mode="valid", axes=1)
         # copied: with a chunk shorter than the delay, the rows handed out overlap them
-        self._delayed = delayed[delayed.shape[0] - self.delay:].copy()
-        out = delayed[:n]
+        self._delayed = buf[:, :, n:].copy()
+        out = buf[:, :, :n]
         # y^2 + H(y)^2 in place (the same products and sum as ``a ** 2 + b ** 2``)
-        head = out[:, 0, :]
+        head = out[0]
         np.multiply(head, head, out=head)
         quad64 = quad.astype(np.float64)
         np.multiply(quad64, quad64, out=quad64)
@@ -181,12 +193,13 @@ class EnvelopeStream:
         self.env_sos = signal.butter(2, min(params.envelope_hz, 0.45 * fs1), fs=fs1, output="sos")
         # band-passes run in float32 (a quarter faster; the squares and the envelope stay float64)
         self.band_sos = [None if s is None else s.astype(np.float32) for s in self.band_sos]
-        self._band_zi = [None if s is None else np.zeros((s.shape[0], 2, g.n_bins), dtype=np.float32)
+        # state laid out for filtering along time with time last (bins x time): see ``push``
+        self._band_zi = [None if s is None else np.zeros((s.shape[0], g.n_bins, 2), dtype=np.float32)
                          for s in self.band_sos]
         # leaky integrator strain rate -> strain for the quasi-static band (see integrate_strain)
         self.leak = float(np.exp(-2 * np.pi * params.leak_hz / fs1)) if params.integrate_strain else None
-        self._leak_zi = np.zeros((1, g.n_bins))
-        self._env_zi = np.zeros((self.env_sos.shape[0], 2, 3 * g.n_bins))
+        self._leak_zi = np.zeros((g.n_bins, 1))
+        self._env_zi = np.zeros((self.env_sos.shape[0], 3 * g.n_bins, 2))
         self.quadrature = (QuadraturePower(fs1, g.n_bins, params.hilbert_low_hz)
                            if params.quadrature_envelope else None)
         self._rest = np.zeros((0, n_channels), dtype=np.float32)
@@ -202,27 +215,35 @@ class EnvelopeStream:
         if usable == 0:
             return np.zeros((0, 3, g.n_bins), dtype=np.float32)
         binned = bin_channels(block_mean(data[:usable], g.block), g.bin_size).astype(np.float32)
-        power = np.empty((binned.shape[0], 3, g.n_bins))
+        # bins x time from here on: scipy's IIRs run along the last axis and copy a time x
+        # bins array into that order (a transpose per band and a float64 one of all three
+        # features for the envelope); transposed once here and back after the decimation,
+        # every filter sees the same samples in the same order, so the rows are the same
+        # bit for bit
+        rows = binned.shape[0]
+        across = np.ascontiguousarray(binned.T)
+        buf = np.empty((3, g.n_bins, rows)) if self.quadrature is None else self.quadrature.frame(rows)
+        power = buf[:, :, buf.shape[2] - rows:]        # the new rows (after the delayed past)
         for k, sos in enumerate(self.band_sos):
             if sos is None:
-                power[:, k, :] = 0.0
+                power[k] = 0.0
                 continue
-            source = binned
+            source = across
             if k == 0 and self.leak is not None:
-                source, self._leak_zi = signal.lfilter([1.0 - self.leak], [1.0, -self.leak], binned, axis=0,
+                source, self._leak_zi = signal.lfilter([1.0 - self.leak], [1.0, -self.leak], across, axis=1,
                                                        zi=self._leak_zi)
-            band, self._band_zi[k] = signal.sosfilt(sos, source, axis=0, zi=self._band_zi[k])
+            band, self._band_zi[k] = signal.sosfilt(sos, source, axis=1, zi=self._band_zi[k])
             if k == 0:
-                band = remove_common_mode(band)
+                band = remove_common_mode(band, bins_axis=0)
             if k == 0 and self.quadrature is not None:
-                power[:, k, :] = band                   # still signed: the Hilbert stage squares it
+                power[k] = band                         # still signed: the Hilbert stage squares it
             else:                                       # squared in float64: no underflow
-                np.square(band, out=power[:, k, :], dtype=np.float64)
+                np.square(band, out=power[k], dtype=np.float64)
         if self.quadrature is not None:
-            power = self.quadrature.push(power)
-        flat = power.reshape(power.shape[0], -1)
-        smooth, self._env_zi = signal.sosfilt(self.env_sos, flat, axis=0, zi=self._env_zi)
+            power = self.quadrature.push(buf)
+        flat = power.reshape(-1, rows)
+        smooth, self._env_zi = signal.sosfilt(self.env_sos, flat, axis=1, zi=self._env_zi)
         first = (-self._phase) % g.decimate
-        self._phase = (self._phase + flat.shape[0]) % g.decimate
-        kept = smooth[first::g.decimate].reshape(-1, 3, g.n_bins)
-        return np.ascontiguousarray(np.sqrt(np.maximum(kept, 0.0)), dtype=np.float32)
+        self._phase = (self._phase + rows) % g.decimate
+        kept = smooth[:, first::g.decimate].reshape(3, g.n_bins, -1)
+        return np.ascontiguousarray(np.sqrt(np.maximum(kept, 0.0)).transpose(2, 0, 1), dtype=np.float32)
