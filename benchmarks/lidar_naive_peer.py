@@ -35,7 +35,8 @@ class NaiveRangeImagePipeline:
         self.sensor = sensor
         self.rows, self.cols = sensor.beams, sensor.azimuth_steps
         # The prototype's own tracker: none of the project's merge coasting, edge gate or heights.
-        self.tracker = MultiObjectTracker(TrackerConfig(merge_radius_m=0.0, edge_gate_m=0.0, height_weight=0.0))
+        self.tracker = MultiObjectTracker(TrackerConfig(merge_radius_m=0.0, edge_gate_m=0.0, height_weight=0.0,
+                                                        lone_max_misses=0))
         self._learning: list[np.ndarray] = []
         self.background: np.ndarray | None = None
         self.warmup_frames = LEARN_FRAMES

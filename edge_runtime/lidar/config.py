@@ -75,6 +75,8 @@ class TrackerConfig:
                                      # walker's cut-off cluster and the next entrant are not it (0: off)
     height_weight: float = 3.0       # association cost per metre of height difference (0: distance only)
     height_smoothing: float = 0.2    # a track's height follows its detections' heights at this rate
+    lone_max_misses: int = 3         # a track lost with no detection within lone_radius_m, away from the
+    lone_radius_m: float = 3.0       # range edge, misses this many frames (<= max_misses: off; tuning, 60 cells)
 
 
 @dataclass

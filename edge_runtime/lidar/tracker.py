@@ -26,6 +26,11 @@ identity swap that also spoils the cross-sensor links. For the same reason a tra
 there gates tight (``edge_gate_m``): a leaving walker's detection, cut by the range, and the
 next entrant beside the exit point are not taken for it.
 
+A confirmed track lost with no detection within ``lone_radius_m`` of its prediction, inside
+the range less the exit margin, may miss ``lone_max_misses`` frames instead of ``max_misses``:
+with nobody near there is nobody for it to catch, and a person the detector drops for a
+third frame came back with a new id.
+
 With ``heights`` (one per detection) association adds ``height_weight`` per metre of
 difference from the track's smoothed height to the distance: two walkers side by side are
 told apart by their heights where the positions alone are a coin toss.
@@ -118,12 +123,17 @@ class MultiObjectTracker:
                 h = float(heights[di])
                 track.height = h if track.height is None else track.height + c.height_smoothing * (h - track.height)
         ended = []
-        for ti, blind, hidden in zip(lost, in_blind, occluded):
+        lone = np.zeros(len(lost), dtype=bool)
+        if c.lone_max_misses > c.max_misses and len(lost):
+            lone = ~_near(predicted[lost], positions, c.lone_radius_m).any(axis=1)
+            if self.outside is not None:
+                lone &= ~self.outside(predicted[lost])
+        for ti, blind, hidden, alone in zip(lost, in_blind, occluded, lone):
             track = self.tracks[ti]
             track.misses += 1
             if blind:
                 track.exit_misses = track.misses + exit_grace
-            allowed = max(c.max_misses, blind_misses if blind else track.exit_misses,
+            allowed = max(c.lone_max_misses if alone else c.max_misses, blind_misses if blind else track.exit_misses,
                           occluded_misses if hidden else 0)
             if not track.confirmed or track.misses > allowed:
                 ended.append(track)

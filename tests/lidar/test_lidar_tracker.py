@@ -23,7 +23,7 @@ def test_two_crossing_walkers_keep_their_ids():
 
 
 def test_born_after_three_hits_and_dies_after_two_misses():
-    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, max_misses=2))
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, max_misses=2, lone_max_misses=0))
     confirmed_at = None
     for k in range(5):
         seen, _ = tracker.step(k * 0.1, np.array([[k * 0.1, 0.0]]))
@@ -252,3 +252,26 @@ def test_a_track_leaving_the_cone_coasts_a_little_longer():
     by the detector): the track is given ``blind_exit_coast_s`` after its prediction leaves."""
     assert len(_cone_crossing_ids(TrackerConfig(), 1.2, 3.0, 3.4)) == 1
     assert len(_cone_crossing_ids(TrackerConfig(blind_exit_coast_s=0.0), 1.2, 3.0, 3.4)) == 2
+
+
+def _ids_through_dropout(config, neighbour_m=None, outside=None):
+    """A walker at 1.2 m/s whose detections drop out for three frames (t = 1.0-1.2 s); with
+    ``neighbour_m`` a standing person that far to the side. Returns the walker's track ids."""
+    tracker = MultiObjectTracker(config, outside=outside)
+    ids = set()
+    for k in range(30):
+        t = k * 0.1
+        walker = np.array([2.0 + 1.2 * t, 0.0])
+        observed = [] if 10 <= k <= 12 else [walker]
+        if neighbour_m is not None:
+            observed.append(np.array([2.0 + 1.2 * 1.1, neighbour_m]))
+        seen, _ = tracker.step(t, np.array(observed).reshape(-1, 2))
+        ids |= {tr.track_id for tr in seen if np.linalg.norm(tr.filter.position - walker) < 0.5}
+    return ids
+
+
+def test_a_lone_track_survives_a_third_miss_but_not_beside_someone_or_at_the_edge():
+    assert len(_ids_through_dropout(TrackerConfig())) == 1
+    assert len(_ids_through_dropout(TrackerConfig(lone_max_misses=0))) == 2
+    assert len(_ids_through_dropout(TrackerConfig(), neighbour_m=2.0)) == 2          # someone within 3 m
+    assert len(_ids_through_dropout(TrackerConfig(), outside=lambda xy: np.ones(len(xy), dtype=bool))) == 2
