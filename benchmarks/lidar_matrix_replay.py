@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +52,14 @@ def cpu_ms(per_sensor: dict, skip: int) -> dict:
 def setting(pairs: list[str]) -> tuple[PipelineConfig, LinkerConfig]:
     """``--set`` / ``--baseline-set`` → the per-sensor config and the cloud linker's config."""
     overrides = parse_overrides(pairs)
-    linker = LinkerConfig()
+    defaults, changed = LinkerConfig(), {}
     for key, value in overrides.pop("linker", {}).items():
-        if not hasattr(linker, key):
+        if not hasattr(defaults, key):
             raise ValueError(f"unknown linker key {key!r}")
-        default = getattr(linker, key)
-        setattr(linker, key, None if str(value).lower() == "none" else
-                float(value) if default is None else type(default)(value))
-    return PipelineConfig.from_dict(overrides), linker
+        default = getattr(defaults, key)
+        changed[key] = (None if str(value).lower() == "none" else
+                        float(value) if default is None else type(default)(value))
+    return PipelineConfig.from_dict(overrides), replace(defaults, **changed)   # validated as built
 
 
 def report_row(cached: dict, config: PipelineConfig, baseline: PipelineConfig, embedder,

@@ -47,6 +47,10 @@ class LinkerConfig:
     min_frames: int = 3                # shorter segments are not linked (the tracker confirms after 3
                                        # hits; 8 left every short edge fragment unlinked)
 
+    def __post_init__(self) -> None:
+        if self.transit_speed not in ("faster", "mean"):
+            raise ValueError(f"transit_speed {self.transit_speed!r}: 'faster' or 'mean'")
+
 
 def bundled_pair_model() -> PairModel | None:
     return PairModel.load(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else None
@@ -136,11 +140,7 @@ class GlobalLinker:
     def _speed(self, before: TrackSegment, after: TrackSegment) -> float:
         out = float(np.linalg.norm(before.velocity(end=True)))
         into = float(np.linalg.norm(after.velocity(end=False)))
-        if self.config.transit_speed == "faster":
-            return max(out, into)
-        if self.config.transit_speed == "mean":
-            return 0.5 * (out + into)
-        raise ValueError(f"transit_speed {self.config.transit_speed!r}: 'faster' or 'mean'")
+        return max(out, into) if self.config.transit_speed == "faster" else 0.5 * (out + into)
 
     def pair_cost(self, before: TrackSegment, after: TrackSegment) -> float:
         gap = after.t_start - before.t_end
